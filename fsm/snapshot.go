@@ -1,0 +1,157 @@
+package fsm
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+
+	"github.com/hashicorp/raft"
+)
+
+// Snapshot format: newline-delimited JSON. The first line is a header;
+// then header.Tasks task lines in id order, header.Workers worker lines and
+// header.Servers server lines in id order. Deterministic: the same state
+// always gives the same bytes.
+const (
+	snapshotFormat  = "shepherd-fsm"
+	snapshotVersion = 1
+)
+
+type snapshotHeader struct {
+	Format  string `json:"format"`
+	Version int    `json:"version"`
+	Applied uint64 `json:"applied"`
+	NextID  int64  `json:"next_id"`
+	Tasks   int    `json:"tasks"`
+	Workers int    `json:"workers"`
+	Servers int    `json:"servers"`
+}
+
+// fsmSnapshot holds pointers to immutable records (copy-on-write), so it
+// stays valid while Apply goes on.
+type fsmSnapshot struct {
+	header  snapshotHeader
+	tasks   []*Task
+	workers []*Worker
+	servers []Server
+}
+
+var _ raft.FSMSnapshot = (*fsmSnapshot)(nil)
+
+func (f *FSM) capture() *fsmSnapshot {
+	s := f.s
+	snap := &fsmSnapshot{
+		header: snapshotHeader{Format: snapshotFormat, Version: snapshotVersion, Applied: f.applied,
+			NextID: s.nextID, Tasks: len(s.tasks), Workers: len(s.workers), Servers: len(s.servers)},
+		tasks:   make([]*Task, 0, len(s.tasks)),
+		workers: make([]*Worker, 0, len(s.workers)),
+		servers: make([]Server, 0, len(s.servers)),
+	}
+	for _, t := range s.tasks {
+		snap.tasks = append(snap.tasks, t)
+	}
+	for _, w := range s.workers {
+		snap.workers = append(snap.workers, w)
+	}
+	for _, srv := range s.servers {
+		snap.servers = append(snap.servers, srv)
+	}
+	return snap
+}
+
+// Persist writes the snapshot; it runs concurrently with Apply.
+func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	if err := s.Encode(sink); err != nil {
+		_ = sink.Cancel()
+		return err
+	}
+	return sink.Close()
+}
+
+// Encode encodes the snapshot in the versioned format.
+func (s *fsmSnapshot) Encode(w io.Writer) error {
+	sort.Slice(s.tasks, func(i, j int) bool { return s.tasks[i].ID < s.tasks[j].ID })
+	sort.Slice(s.workers, func(i, j int) bool { return s.workers[i].ID < s.workers[j].ID })
+	sort.Slice(s.servers, func(i, j int) bool { return s.servers[i].ID < s.servers[j].ID })
+	bw := bufio.NewWriterSize(w, 64<<10)
+	enc := json.NewEncoder(bw)
+	if err := enc.Encode(s.header); err != nil {
+		return fmt.Errorf("write snapshot header: %w", err)
+	}
+	for _, t := range s.tasks {
+		if err := enc.Encode(t); err != nil {
+			return fmt.Errorf("write snapshot task %d: %w", t.ID, err)
+		}
+	}
+	for _, wk := range s.workers {
+		if err := enc.Encode(wk); err != nil {
+			return fmt.Errorf("write snapshot worker %s: %w", wk.ID, err)
+		}
+	}
+	for _, srv := range s.servers {
+		if err := enc.Encode(srv); err != nil {
+			return fmt.Errorf("write snapshot server %s: %w", srv.ID, err)
+		}
+	}
+	return bw.Flush()
+}
+
+// Release is a no-op: the snapshot holds no resources.
+func (s *fsmSnapshot) Release() {}
+
+func readSnapshot(r io.Reader) (*state, uint64, error) {
+	dec := json.NewDecoder(bufio.NewReaderSize(r, 64<<10))
+	var h snapshotHeader
+	if err := dec.Decode(&h); err != nil {
+		return nil, 0, fmt.Errorf("read header: %w", err)
+	}
+	if h.Format != snapshotFormat || h.Version != snapshotVersion {
+		return nil, 0, fmt.Errorf("unsupported snapshot %q version %d", h.Format, h.Version)
+	}
+	if h.Tasks < 0 || h.Workers < 0 || h.Servers < 0 || h.NextID < 1 {
+		return nil, 0, fmt.Errorf("corrupt snapshot header %+v", h)
+	}
+	s := newState()
+	s.nextID = h.NextID
+	for i := 0; i < h.Tasks; i++ {
+		t := &Task{}
+		if err := dec.Decode(t); err != nil {
+			return nil, 0, fmt.Errorf("read task %d of %d: %w", i, h.Tasks, err)
+		}
+		if err := checkRestoredTask(t, s); err != nil {
+			return nil, 0, err
+		}
+		s.putTask(t)
+	}
+	for i := 0; i < h.Workers; i++ {
+		w := &Worker{}
+		if err := dec.Decode(w); err != nil || w.ID == "" {
+			return nil, 0, fmt.Errorf("read worker %d of %d: %v", i, h.Workers, err)
+		}
+		s.workers[w.ID] = w
+	}
+	for i := 0; i < h.Servers; i++ {
+		var srv Server
+		if err := dec.Decode(&srv); err != nil || srv.ID == "" {
+			return nil, 0, fmt.Errorf("read server %d of %d: %v", i, h.Servers, err)
+		}
+		s.servers[srv.ID] = srv
+	}
+	return s, h.Applied, nil
+}
+
+func checkRestoredTask(t *Task, s *state) error {
+	if t.ID < 1 || t.ID >= s.nextID {
+		return fmt.Errorf("snapshot task id %d outside [1,%d)", t.ID, s.nextID)
+	}
+	if _, dup := s.tasks[t.ID]; dup {
+		return fmt.Errorf("snapshot has task %d twice", t.ID)
+	}
+	switch t.Status {
+	case StatusScheduled, StatusPending, StatusRunning, StatusCompleted, StatusFailed, StatusCanceled:
+		return nil
+	}
+	return fmt.Errorf("snapshot task %d has unknown status %q", t.ID, t.Status)
+}
