@@ -1,0 +1,193 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// testCluster is N real nodes on loopback TCP with boltdb in temp dirs.
+// Discovery is in-process: "HTTP addresses" are names in a shared map.
+type testCluster struct {
+	t     *testing.T
+	mu    sync.Mutex
+	nodes map[string]*Node // by http name
+	cfgs  []Config
+}
+
+type memDiscovery struct{ c *testCluster }
+
+func (d memDiscovery) node(addr string) (*Node, error) {
+	d.c.mu.Lock()
+	defer d.c.mu.Unlock()
+	n := d.c.nodes[addr]
+	if n == nil {
+		return nil, fmt.Errorf("%s: connection refused", addr)
+	}
+	return n, nil
+}
+
+func (d memDiscovery) NodeInfo(ctx context.Context, addr string) (NodeInfo, error) {
+	n, err := d.node(addr)
+	if err != nil {
+		return NodeInfo{}, err
+	}
+	return n.Self(), nil
+}
+
+func (d memDiscovery) Join(ctx context.Context, addr string, self NodeInfo) error {
+	n, err := d.node(addr)
+	if err != nil {
+		return err
+	}
+	if !n.IsLeader() {
+		_, leaderHTTP, ok := n.Leader()
+		if !ok {
+			return ErrNoLeader
+		}
+		if n, err = d.node(leaderHTTP); err != nil {
+			return err
+		}
+	}
+	return n.Join(ctx, self.ID, self.RaftAddr, self.HTTPAddr)
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// testConfig returns fast timings for tests.
+func testConfig(t *testing.T, id string) Config {
+	cfg := DefaultConfig()
+	cfg.ID = id
+	cfg.RaftAddr = freePort(t)
+	cfg.HTTPAddr = "http-" + id
+	cfg.DataDir = t.TempDir()
+	cfg.RaftProfile = "fast"
+	cfg.HeartbeatInterval = 100 * time.Millisecond
+	cfg.HeartbeatTTL = time.Second
+	cfg.UnknownLeaseGrace = 300 * time.Millisecond
+	cfg.LeaderGrace = 200 * time.Millisecond
+	cfg.StatsInterval = 200 * time.Millisecond
+	cfg.RetryBaseDelay = 50 * time.Millisecond
+	cfg.RetryMaxDelay = 200 * time.Millisecond
+	cfg.Logger = hclog.New(&hclog.LoggerOptions{Name: id, Level: hclog.Warn, Output: testWriter{t}})
+	return cfg
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(string(p))
+	return len(p), nil
+}
+
+func newTestCluster(t *testing.T, size int) *testCluster {
+	c := &testCluster{t: t, nodes: make(map[string]*Node)}
+	var joins []string
+	for i := range size {
+		cfg := testConfig(t, fmt.Sprintf("m%d", i+1))
+		c.cfgs = append(c.cfgs, cfg)
+		joins = append(joins, cfg.HTTPAddr)
+	}
+	for i := range c.cfgs {
+		c.cfgs[i].Join = joins
+		c.cfgs[i].BootstrapExpect = size
+		c.cfgs[i].Discovery = memDiscovery{c}
+	}
+	for i := range c.cfgs {
+		c.start(i)
+	}
+	t.Cleanup(c.closeAll)
+	return c
+}
+
+func (c *testCluster) start(i int) *Node {
+	c.t.Helper()
+	n, err := New(c.cfgs[i])
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if err := n.Open(); err != nil {
+		c.t.Fatal(err)
+	}
+	c.mu.Lock()
+	c.nodes[c.cfgs[i].HTTPAddr] = n
+	c.mu.Unlock()
+	return n
+}
+
+func (c *testCluster) stop(n *Node) {
+	c.mu.Lock()
+	delete(c.nodes, n.cfg.HTTPAddr)
+	c.mu.Unlock()
+	if err := n.Close(); err != nil {
+		c.t.Logf("close %s: %v", n.cfg.ID, err)
+	}
+}
+
+func (c *testCluster) closeAll() {
+	for _, n := range c.live() {
+		c.stop(n)
+	}
+}
+
+func (c *testCluster) live() []*Node {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []*Node
+	for _, n := range c.nodes {
+		out = append(out, n)
+	}
+	return out
+}
+
+// waitLeader waits until one live node leads and has taken over.
+func (c *testCluster) waitLeader(timeout time.Duration) *Node {
+	c.t.Helper()
+	var leader *Node
+	waitFor(c.t, timeout, "a leader", func() bool {
+		for _, n := range c.live() {
+			if n.leader() != nil {
+				leader = n
+				return true
+			}
+		}
+		return false
+	})
+	return leader
+}
+
+func (c *testCluster) followers(leader *Node) []*Node {
+	var out []*Node
+	for _, n := range c.live() {
+		if n != leader {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
