@@ -2,10 +2,8 @@ package api
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"time"
 
+	"github.com/shepherd/shepherd/cluster"
 	"github.com/shepherd/shepherd/fsm"
 )
 
@@ -45,93 +43,34 @@ type Backend interface {
 
 // Errors a Backend returns beyond the fsm's business rejections
 // (fsm.ErrNotFound, fsm.ErrStaleLease, fsm.ErrInvalid, fsm.ErrConflict).
+// They are cluster's errors: the server maps them with errors.Is.
 var (
-	ErrNotLeader = errors.New("not the leader")
+	ErrNotLeader = cluster.ErrNotLeader
 	// ErrNoLeader: no leader is known; retry later.
-	ErrNoLeader = errors.New("no leader")
+	ErrNoLeader = cluster.ErrNoLeader
 	// ErrLeadershipLost: the outcome of a write is unknown; retry with the
 	// same idempotency key.
-	ErrLeadershipLost = errors.New("leadership lost, outcome unknown")
+	ErrLeadershipLost = cluster.ErrLeadershipLost
 	// ErrTimeout: the write did not commit in time; outcome unknown.
-	ErrTimeout = errors.New("timed out")
+	ErrTimeout = cluster.ErrTimeout
+	// ErrShutdown: the master is shutting down.
+	ErrShutdown = cluster.ErrShutdown
 )
 
-// NodeInfo describes a master for discovery at start-up.
-type NodeInfo struct {
-	ID, RaftAddr, HTTPAddr string
-	HasState               bool
-	LeaderHTTP             string
-}
+// The request and answer types are cluster's own; api converts the wire
+// JSON (api/client types) to and from them.
+type (
+	NodeInfo           = cluster.NodeInfo
+	ServerStatus       = cluster.ServerStatus
+	ClusterStatus      = cluster.ClusterStatus
+	Completion         = cluster.Completion
+	Failure            = cluster.Failure
+	WorkerRegistration = cluster.WorkerRegistration
+	Heartbeat          = cluster.Heartbeat
+	HeartbeatAnswer    = cluster.HeartbeatAnswer
+	PollRequest        = cluster.PollRequest
+	PollResult         = cluster.PollResult
+	Rejection          = cluster.Rejection
+)
 
-// ServerStatus is one master in ClusterStatus.
-type ServerStatus struct {
-	ID, RaftAddr, HTTPAddr string
-	Suffrage               string // "voter" | "nonvoter"
-	State                  string // "leader" | "follower" | "candidate" | "unknown"
-}
-
-// ClusterStatus is GET /v1/cluster.
-type ClusterStatus struct {
-	Leader       *ServerStatus
-	Term         uint64
-	CommitIndex  uint64
-	AppliedIndex uint64
-	Servers      []ServerStatus
-}
-
-// Completion reports a successful attempt.
-type Completion struct {
-	TaskID  int64
-	Attempt int
-	Result  json.RawMessage
-}
-
-// Failure reports a failed attempt.
-type Failure struct {
-	TaskID  int64
-	Attempt int
-	Error   string
-	Retry   bool
-}
-
-// WorkerRegistration is POST /v1/workers.
-type WorkerRegistration struct {
-	ID, Address string
-	Labels      map[string]string
-	Capacity    int
-}
-
-// Heartbeat is one worker heartbeat.
-type Heartbeat struct {
-	CPU, Memory float64
-	Running     []int64
-	Progress    map[int64]float64
-}
-
-// HeartbeatAnswer tells the worker what to stop and when to beat again.
-type HeartbeatAnswer struct {
-	Cancel   []int64
-	Interval time.Duration
-}
-
-// PollRequest is a long-poll: results of earlier leases, applied first,
-// then up to Max new leases from Queues, waiting up to Wait for one.
-type PollRequest struct {
-	Max       int
-	Wait      time.Duration
-	Queues    []string
-	Completed []Completion
-	Failed    []Failure
-}
-
-// PollResult lists new leases and the reports the leader refused.
-type PollResult struct {
-	Tasks    []fsm.Task
-	Rejected []Rejection
-}
-
-// Rejection is a refused report: the task id and the error.
-type Rejection struct {
-	TaskID int64
-	Err    error
-}
+var _ Backend = (*cluster.Node)(nil)

@@ -77,9 +77,13 @@ func (f *FSM) applyLease(index uint64, c Lease) Response {
 		if !ok || old.Status != StatusPending || !LabelsMatch(old.Labels, w.Labels) {
 			continue // taken, canceled or not eligible since the leader chose it
 		}
+		expires := c.Now.Add(old.Timeout)
+		if expires.Year() > maxYear {
+			continue // a deadline JSON cannot encode would make every later snapshot fail
+		}
 		t := old.clone()
 		t.Status, t.WorkerID, t.Attempt = StatusRunning, c.WorkerID, old.Attempt+1
-		t.LeasedAt, t.LeaseExpiresAt, t.UpdatedAt = c.Now, c.Now.Add(t.Timeout), c.Now
+		t.LeasedAt, t.LeaseExpiresAt, t.UpdatedAt = c.Now, expires, c.Now
 		t.Progress, t.ProgressMessage, t.Error = 0, "", ""
 		f.s.putTask(t)
 		f.emit(index, "task.leased", c.Now, t, nil)
@@ -88,8 +92,23 @@ func (f *FSM) applyLease(index uint64, c Lease) Response {
 	return resp
 }
 
+// maxYear is the last year time.Time.MarshalJSON accepts; the snapshot
+// stores times as JSON.
+const maxYear = 9999
+
+// reportedLease is currentLease for a worker's own report (complete, fail):
+// the worker id is part of the fence, so an empty one is refused rather than
+// read as "any worker".
+func (f *FSM) reportedLease(taskID int64, workerID string, attempt int) (*Task, error) {
+	if workerID == "" {
+		return nil, fmt.Errorf("%w: worker_id is required", ErrInvalid)
+	}
+	return f.currentLease(taskID, workerID, attempt)
+}
+
 // currentLease returns the running task whose lease (worker, attempt) is
-// the given one, or the rejection to answer.
+// the given one, or the rejection to answer. An empty workerID matches any
+// worker (a requeue by the leader).
 func (f *FSM) currentLease(taskID int64, workerID string, attempt int) (*Task, error) {
 	t, ok := f.s.tasks[taskID]
 	if !ok {
@@ -105,9 +124,9 @@ func (f *FSM) applyComplete(index uint64, c Complete) Response {
 	if len(c.Result) > MaxResultSize {
 		return Response{Err: fmt.Errorf("%w: result of %d bytes exceeds %d", ErrInvalid, len(c.Result), MaxResultSize)}
 	}
-	old, err := f.currentLease(c.TaskID, c.WorkerID, c.Attempt)
+	old, err := f.reportedLease(c.TaskID, c.WorkerID, c.Attempt)
 	if err != nil {
-		if old != nil && old.Status == StatusCompleted && old.Attempt == c.Attempt {
+		if old != nil && old.Status == StatusCompleted && old.Attempt == c.Attempt && old.WorkerID == c.WorkerID {
 			return Response{Tasks: []Task{*old}} // a repeated report of the same success
 		}
 		return Response{Err: err}
@@ -121,9 +140,9 @@ func (f *FSM) applyComplete(index uint64, c Complete) Response {
 }
 
 func (f *FSM) applyFail(index uint64, c Fail) Response {
-	old, err := f.currentLease(c.TaskID, c.WorkerID, c.Attempt)
+	old, err := f.reportedLease(c.TaskID, c.WorkerID, c.Attempt)
 	if err != nil {
-		if old != nil && old.Attempt == c.Attempt && old.Status != StatusRunning && old.Status != StatusPending {
+		if old != nil && old.Attempt == c.Attempt && repeatedFailure(old.Status) {
 			return Response{Tasks: []Task{*old}} // a repeated report of the same failure
 		}
 		return Response{Err: err}
@@ -145,6 +164,13 @@ func (f *FSM) applyFail(index uint64, c Fail) Response {
 		f.emit(index, "task.failed", c.Now, t, nil)
 	}
 	return Response{Tasks: []Task{*t}}
+}
+
+// repeatedFailure reports whether a task no longer running at the reported
+// attempt may have ended that attempt with a failure. A completed attempt
+// did not fail: a fail for it is stale, not a repeat.
+func repeatedFailure(s TaskStatus) bool {
+	return s == StatusScheduled || s == StatusFailed || s == StatusCanceled
 }
 
 // backOff returns a task to the queue, scheduled for retryAt if that is

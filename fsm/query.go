@@ -30,10 +30,17 @@ func (flt TaskFilter) match(t *Task) bool {
 }
 
 // ListTasks returns up to limit matching tasks with ids above after, in id
-// order, and the id to pass as after for the next page (0 at the end).
+// order, and the id to pass as after for the next page (0 at the end). A
+// limit below 1 returns no tasks; a negative after counts as 0.
 func (f *FSM) ListTasks(flt TaskFilter, after int64, limit int) ([]Task, int64) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
+	// Clamp before after+1: a client's after near MinInt64 or MaxInt64
+	// would otherwise make the loop below run for ages.
+	if limit < 1 || after >= f.s.nextID {
+		return []Task{}, 0
+	}
+	after = max(after, 0)
 	out := make([]Task, 0, min(limit, 64))
 	for id := after + 1; id < f.s.nextID; id++ {
 		t, ok := f.s.tasks[id]

@@ -127,17 +127,29 @@ func readSnapshot(r io.Reader) (*state, uint64, error) {
 	}
 	for i := 0; i < h.Workers; i++ {
 		w := &Worker{}
-		if err := dec.Decode(w); err != nil || w.ID == "" {
-			return nil, 0, fmt.Errorf("read worker %d of %d: %v", i, h.Workers, err)
+		if err := dec.Decode(w); err != nil {
+			return nil, 0, fmt.Errorf("read worker %d of %d: %w", i, h.Workers, err)
+		}
+		if w.ID == "" {
+			return nil, 0, fmt.Errorf("snapshot worker %d of %d has no id", i, h.Workers)
 		}
 		s.workers[w.ID] = w
 	}
 	for i := 0; i < h.Servers; i++ {
 		var srv Server
-		if err := dec.Decode(&srv); err != nil || srv.ID == "" {
-			return nil, 0, fmt.Errorf("read server %d of %d: %v", i, h.Servers, err)
+		if err := dec.Decode(&srv); err != nil {
+			return nil, 0, fmt.Errorf("read server %d of %d: %w", i, h.Servers, err)
+		}
+		if srv.ID == "" {
+			return nil, 0, fmt.Errorf("snapshot server %d of %d has no id", i, h.Servers)
 		}
 		s.servers[srv.ID] = srv
+	}
+	// The header's counts must account for everything: trailing records
+	// mean the header or the file is damaged.
+	var extra json.RawMessage
+	if err := dec.Decode(&extra); err != io.EOF {
+		return nil, 0, fmt.Errorf("snapshot has data after its %d records", h.Tasks+h.Workers+h.Servers)
 	}
 	return s, h.Applied, nil
 }

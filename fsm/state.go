@@ -7,15 +7,16 @@ import (
 )
 
 // readyKey orders a queue's pending tasks: higher priority first, then
-// submission order (ids increase with submission).
+// submission order (ids increase with submission). The priority is kept as
+// is and compared in reverse: negating it would overflow for math.MinInt.
 type readyKey struct {
-	negPriority int
-	id          int64
+	priority int
+	id       int64
 }
 
 func lessReady(a, b readyKey) bool {
-	if a.negPriority != b.negPriority {
-		return a.negPriority < b.negPriority
+	if a.priority != b.priority {
+		return a.priority > b.priority
 	}
 	return a.id < b.id
 }
@@ -86,7 +87,7 @@ func (s *state) index(t *Task) {
 	}
 	switch t.Status {
 	case StatusPending:
-		s.readyQueue(t.Queue).ReplaceOrInsert(readyKey{-t.Priority, t.ID})
+		s.readyQueue(t.Queue).ReplaceOrInsert(readyKey{t.Priority, t.ID})
 	case StatusScheduled:
 		s.scheduled.ReplaceOrInsert(timedKey{t.RunAt, t.ID})
 	case StatusRunning:
@@ -104,7 +105,7 @@ func (s *state) unindex(t *Task) {
 	s.counts[t.Queue][t.Status]--
 	switch t.Status {
 	case StatusPending:
-		s.readyQueue(t.Queue).Delete(readyKey{-t.Priority, t.ID})
+		s.readyQueue(t.Queue).Delete(readyKey{t.Priority, t.ID})
 	case StatusScheduled:
 		s.scheduled.Delete(timedKey{t.RunAt, t.ID})
 	case StatusRunning:

@@ -1,0 +1,36 @@
+package api
+
+// routes registers the /v1 API. Writes and poll are leader-only; GETs are
+// answered from the local replica unless ?consistent=true. /v1/health,
+// /v1/ready and /v1/cluster/self describe this master and are never
+// redirected.
+func (s *Server) routes() {
+	e := s.e
+	read := []echoMiddleware{s.consistentRead, s.readIndex}
+	write := []echoMiddleware{s.leaderOnly, s.writeIndex}
+
+	e.POST("/v1/tasks", s.handleSubmit, write...)
+	e.POST("/v1/tasks/batch", s.handleSubmitBatch, write...)
+	e.GET("/v1/tasks", s.handleListTasks, read...)
+	e.GET("/v1/tasks/:id", s.handleGetTask, read...)
+	e.POST("/v1/tasks/:id/cancel", s.handleCancel, write...)
+	e.POST("/v1/tasks/:id/complete", s.handleComplete, write...)
+	e.POST("/v1/tasks/:id/fail", s.handleFail, write...)
+
+	e.POST("/v1/workers", s.handleRegisterWorker, write...)
+	e.GET("/v1/workers", s.handleListWorkers, read...)
+	e.GET("/v1/workers/:id", s.handleGetWorker, read...)
+	e.POST("/v1/workers/:id/heartbeat", s.handleHeartbeat, write...)
+	e.POST("/v1/workers/:id/poll", s.handlePoll, write...)
+	e.POST("/v1/workers/:id/drain", s.handleDrain, write...)
+
+	e.GET("/v1/cluster", s.handleClusterStatus, read...)
+	e.POST("/v1/cluster/join", s.handleJoin, s.leaderOnly)
+	e.GET("/v1/cluster/self", s.handleSelf)
+	e.GET("/v1/health", s.handleHealth)
+	e.GET("/v1/ready", s.handleReady)
+
+	// Unknown /v1 paths answer in the contract's shape even when a
+	// handler is mounted at "/" (the dashboard).
+	// e.RouteNotFound("/v1/*", s.handleNotFound)
+}
