@@ -31,7 +31,7 @@ type Node struct {
 	hasState atomic.Bool
 	leading  atomic.Pointer[leaderState]
 	wakeup   chan struct{} // signalled when tasks become pending
-	notifyCh <-chan bool     // leadership changes from Raft
+	notifyCh <-chan bool   // leadership changes from Raft
 	peersMu  sync.Mutex
 	peers    []NodeInfo // masters found at bootstrap, registered by a leader
 

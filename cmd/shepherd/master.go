@@ -10,6 +10,7 @@ import (
 
 	"github.com/shepherd/shepherd/api"
 	"github.com/shepherd/shepherd/cluster"
+	"github.com/shepherd/shepherd/fsm"
 )
 
 // masterConfig is everything a master process needs.
@@ -17,6 +18,8 @@ type masterConfig struct {
 	Cluster  cluster.Config
 	API      api.Config
 	LogLevel string
+	// Observers see every applied entry's events (tests, monitoring).
+	Observers []fsm.Observer
 }
 
 // master is one running master: the Raft node and the HTTP edge.
@@ -26,8 +29,8 @@ type master struct {
 	logger hclog.Logger
 }
 
-// startMaster composes and opens a master: HTTP first (peers discover
-// each other over it), then Raft.
+// startMaster composes and opens a master: Raft first (the HTTP edge
+// reads it), then HTTP; discovery of peers retries until both are up.
 func startMaster(cfg masterConfig, logOut io.Writer) (*master, error) {
 	logger := hclog.New(&hclog.LoggerOptions{Name: cfg.Cluster.ID, Level: hclog.LevelFromString(cfg.LogLevel), Output: logOut})
 	cfg.Cluster.Logger = logger
@@ -39,13 +42,16 @@ func startMaster(cfg masterConfig, logOut io.Writer) (*master, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv := api.New(cfg.API, node)
-	if err := srv.Open(); err != nil {
-		return nil, fmt.Errorf("open http: %w", err)
+	for _, o := range cfg.Observers {
+		node.State().AddObserver(o)
 	}
 	if err := node.Open(); err != nil {
-		_ = srv.Close(context.Background())
 		return nil, fmt.Errorf("open raft: %w", err)
+	}
+	srv := api.New(cfg.API, node)
+	if err := srv.Open(); err != nil {
+		_ = node.Close()
+		return nil, fmt.Errorf("open http: %w", err)
 	}
 	logger.Info("master started", "http", srv.Addr(), "raft", node.RaftAddr())
 	return &master{node: node, api: srv, logger: logger}, nil
