@@ -6,8 +6,10 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 )
@@ -62,6 +64,7 @@ func decodeError(err error) error {
 		mbe *http.MaxBytesError
 		se  *json.SyntaxError
 		te  *json.UnmarshalTypeError
+		pe  *time.ParseError
 	)
 	switch {
 	case errors.As(err, &mbe):
@@ -70,9 +73,11 @@ func decodeError(err error) error {
 		return badRequest("malformed JSON at offset %d: %v", se.Offset, se)
 	case errors.As(err, &te):
 		if te.Field == "" {
-			return badRequest("request body must be a JSON %s, not %s", te.Type, te.Value)
+			return badRequest("request body must be %s, not %s", jsonKind(te.Type), te.Value)
 		}
-		return badRequest("field %q must be %s, not %s", te.Field, jsonKind(te.Type.String()), te.Value)
+		return badRequest("field %q must be %s, not %s", te.Field, jsonKind(te.Type), te.Value)
+	case errors.As(err, &pe):
+		return badRequest("malformed time %q: want RFC 3339, like 2030-01-02T15:04:05Z", pe.Value)
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return badRequest("malformed JSON: unexpected end of body")
 	}
@@ -84,22 +89,23 @@ func decodeError(err error) error {
 }
 
 // jsonKind names a Go type the way a JSON user thinks of it.
-func jsonKind(goType string) string {
-	switch {
-	case goType == "string":
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
 		return "a string"
-	case goType == "bool":
+	case reflect.Bool:
 		return "a boolean"
-	case strings.HasPrefix(goType, "int"), strings.HasPrefix(goType, "uint"):
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		return "an integer"
-	case strings.HasPrefix(goType, "float"):
+	case reflect.Float32, reflect.Float64:
 		return "a number"
-	case strings.HasPrefix(goType, "[]"):
+	case reflect.Slice, reflect.Array:
 		return "an array"
-	case strings.HasPrefix(goType, "map["):
+	case reflect.Map, reflect.Struct:
 		return "an object"
 	}
-	return "a " + goType
+	return "a " + t.String()
 }
 
 // taskID parses the :id path parameter of a task route.

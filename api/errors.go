@@ -146,6 +146,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 			return
 		}
 	}
+	err = describeRouting(err, c.Request())
 	status, code, message := classify(err)
 	if code == codeInternal {
 		s.logger.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "error", err)
@@ -167,4 +168,20 @@ func (s *Server) handleError(err error, c echo.Context) {
 // errUnexpected reports a Backend answer that breaks its contract.
 func errUnexpected(op string, want, got int) error {
 	return fmt.Errorf("%s: backend returned %d tasks, want %d", op, got, want)
+}
+
+// describeRouting names the method and path in echo's own 404 and 405.
+func describeRouting(err error, r *http.Request) error {
+	var ee *echo.HTTPError
+	if !errors.As(err, &ee) {
+		return err
+	}
+	switch ee.Code {
+	case http.StatusNotFound:
+		return notFound("no route for %s %s", r.Method, r.URL.Path)
+	case http.StatusMethodNotAllowed:
+		return &httpError{http.StatusMethodNotAllowed, codeMethodNotAllowed,
+			fmt.Sprintf("method %s is not allowed on %s", r.Method, r.URL.Path)}
+	}
+	return err
 }

@@ -90,7 +90,8 @@ func TestSubmitRejectsInvalid(t *testing.T) {
 		{"wrong type", `{"name":"a","priority":"high"}`, `field "priority" must be an integer`},
 		{"trailing data", `{"name":"a"} {"name":"b"}`, "single JSON value"},
 		{"malformed", `{"name":`, "malformed JSON"},
-		{"not an object", `[1]`, "request body must be a JSON"},
+		{"not an object", `[1]`, "request body must be an object, not array"},
+		{"malformed run_at", `{"name":"a","run_at":"tomorrow"}`, `malformed time "tomorrow": want RFC 3339`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

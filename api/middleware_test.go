@@ -156,10 +156,10 @@ func TestErrorShapeForRoutingAndPanics(t *testing.T) {
 		t.Error("panic value leaked to the client")
 	}
 	rec = do(t, h, "DELETE", "/v1/tasks/1", "")
-	if rec.Code != http.StatusMethodNotAllowed && rec.Code != http.StatusNotFound {
-		t.Errorf("DELETE /v1/tasks/1: %d", rec.Code)
+	wantError(t, rec, http.StatusMethodNotAllowed, codeMethodNotAllowed, "")
+	if rec.Header().Get("Allow") == "" {
+		t.Error("405 without Allow")
 	}
-	wantError(t, rec, rec.Code, map[int]string{404: codeNotFound, 405: codeMethodNotAllowed}[rec.Code], "")
 }
 
 func TestMount(t *testing.T) {
@@ -193,8 +193,10 @@ func TestMount(t *testing.T) {
 	if rec := do(t, h, "POST", "/metrics", "{}"); rec.Code != http.StatusOK {
 		t.Errorf("POST /metrics on a follower: %d", rec.Code)
 	}
-	// The dashboard at "/" does not shadow the API's own 404.
+	// The dashboard at "/" does not shadow the API's own errors.
 	wantError(t, do(t, h, "GET", "/v1/nope", ""), http.StatusNotFound, codeNotFound, "")
+	wantError(t, do(t, h, "GET", "/v1", ""), http.StatusNotFound, codeNotFound, "")
+	wantError(t, do(t, h, "DELETE", "/v1/tasks/1", ""), http.StatusNotFound, codeNotFound, "")
 	if rec := do(t, h, "GET", "/v1/health", ""); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"status":"ok"`) {
 		t.Errorf("health after mounts: %d %s", rec.Code, rec.Body)
 	}

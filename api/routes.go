@@ -29,8 +29,4 @@ func (s *Server) routes() {
 	e.GET("/v1/cluster/self", s.handleSelf)
 	e.GET("/v1/health", s.handleHealth)
 	e.GET("/v1/ready", s.handleReady)
-
-	// Unknown /v1 paths answer in the contract's shape even when a
-	// handler is mounted at "/" (the dashboard).
-	// e.RouteNotFound("/v1/*", s.handleNotFound)
 }

@@ -160,16 +160,28 @@ func New(cfg Config, b Backend) *Server {
 func (s *Server) Handler() http.Handler { return s.e }
 
 // Mount serves h at path for every method, outside the /v1 API's leader
-// redirect. A path ending in "/" also serves everything below it (the most
-// specific route wins, so Mount("/", dashboard) does not shadow /v1). Call
-// it before Open: routes must not change while the server serves.
+// redirect but behind its logging, panic recovery and node headers. A path
+// ending in "/" also serves everything below it; the most specific route
+// wins, and unknown /v1 paths keep the API's JSON 404, so Mount("/",
+// dashboard) does not shadow the API. Call it before Open: routes must not
+// change while the server serves.
 func (s *Server) Mount(path string, h http.Handler) {
 	wrapped := echo.WrapHandler(h)
 	s.e.Any(path, wrapped)
-	if strings.HasSuffix(path, "/") {
-		s.e.Any(path+"*", wrapped)
+	if !strings.HasSuffix(path, "/") {
+		return
 	}
+	ownsAPI := strings.HasPrefix(path, apiPrefix)
+	s.e.Any(path+"*", func(c echo.Context) error {
+		if p := c.Request().URL.Path; !ownsAPI && (p+"/" == apiPrefix || strings.HasPrefix(p, apiPrefix)) {
+			return s.handleNotFound(c)
+		}
+		return wrapped(c)
+	})
 }
+
+// apiPrefix is where the JSON API lives.
+const apiPrefix = "/v1/"
 
 // Open listens on the configured address and serves in the background.
 func (s *Server) Open() error {

@@ -25,6 +25,7 @@ Clients (all take --masters a,b,c; default $SHEPHERD_MASTERS or 127.0.0.1:7101):
   tasks list     list tasks
   tasks get ID   show one task
   cluster status show the masters and the leader
+  bench          measure end-to-end throughput and latency (--local or --masters)
 
 Run 'shepherd <command> -h' for the flags of a command.
 `
@@ -61,6 +62,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runTasks(ctx, rest, stdout, stderr)
 	case "cluster":
 		return runCluster(ctx, rest, stdout, stderr)
+	case "bench":
+		return runBench(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
