@@ -161,6 +161,11 @@ func checkRestoredTask(t *Task, s *state) error {
 	if _, dup := s.tasks[t.ID]; dup {
 		return fmt.Errorf("snapshot has task %d twice", t.ID)
 	}
+	// A key names one task; two would leave which one a resubmission gets
+	// to the order of the lines.
+	if id, dup := s.keys[t.IdempotencyKey]; dup && t.IdempotencyKey != "" {
+		return fmt.Errorf("snapshot tasks %d and %d share an idempotency key", id, t.ID)
+	}
 	switch t.Status {
 	case StatusScheduled, StatusPending, StatusRunning, StatusCompleted, StatusFailed, StatusCanceled:
 		return nil
