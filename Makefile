@@ -15,7 +15,7 @@ test: ## unit, cluster and end-to-end tests with the race detector
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
 
 bench: build ## end-to-end throughput and latency on a local 3-master cluster
-	./$(BIN) bench --local 3
+	./$(BIN) bench --local 3 $(BENCH_ARGS)
 	$(GO) test -run '^$$' -bench . -benchtime 2x ./fsm/
 
 lint: ## gofmt and go vet
