@@ -15,8 +15,17 @@ const defaultApplyTimeout = 10 * time.Second
 // Apply proposes a command and waits until it is committed and applied on
 // this (leader) node. The error is ErrNotLeader, ErrLeadershipLost (the
 // outcome is unknown), ErrTimeout or ErrShutdown; a business rejection is
-// in the response's Err.
+// in the response's Err. Concurrent commands share log entries (see
+// batcher.go); a Batch goes as it is.
 func (n *Node) Apply(ctx context.Context, cmd fsm.Command) (*fsm.Response, error) {
+	if _, isBatch := cmd.(fsm.Batch); isBatch || n.batcher == nil {
+		return n.applyDirect(ctx, cmd)
+	}
+	return n.batcher.apply(ctx, cmd)
+}
+
+// applyDirect writes one command as one log entry.
+func (n *Node) applyDirect(ctx context.Context, cmd fsm.Command) (*fsm.Response, error) {
 	buf, err := fsm.Encode(cmd)
 	if err != nil {
 		return nil, err

@@ -31,6 +31,7 @@ type Node struct {
 	hasState atomic.Bool
 	leading  atomic.Pointer[leaderState]
 	wakeup   chan struct{} // signalled when tasks become pending
+	batcher  *batcher      // groups concurrent commands into one entry
 	notifyCh <-chan bool   // leadership changes from Raft
 	peersMu  sync.Mutex
 	peers    []NodeInfo // masters found at bootstrap, registered by a leader
@@ -71,6 +72,8 @@ func (n *Node) Open() error {
 		return err
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
+	n.batcher = newBatcher(n)
+	n.batcher.start(n.ctx, &n.wg)
 	n.wg.Add(2)
 	go func() { defer n.wg.Done(); n.watchLeadership() }()
 	go func() { defer n.wg.Done(); n.startCluster(n.ctx) }()
