@@ -3,7 +3,10 @@ GO      ?= go
 BIN     ?= bin/shepherd
 PKGS    := ./...
 
-.PHONY: build run test bench lint clean
+.PHONY: build run test bench chaos lint clean
+
+CHAOS_MASTERS  ?= 5
+CHAOS_DURATION ?= 10m
 
 build: ## build the one binary into bin/shepherd
 	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/shepherd
@@ -17,6 +20,10 @@ test: ## unit, cluster and end-to-end tests with the race detector
 bench: build ## end-to-end throughput and latency on a local 3-master cluster
 	./$(BIN) bench --local 3 $(BENCH_ARGS)
 	$(GO) test -run '^$$' -bench . -benchtime 2x ./fsm/
+
+chaos: build ## long chaos run against local masters, every nemesis
+	./$(BIN) chaos --local $(CHAOS_MASTERS) --duration $(CHAOS_DURATION) --interval 15s \
+	  --nemesis kill,pause,partition,transfer,worker-kill $(CHAOS_ARGS)
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

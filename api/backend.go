@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"io"
 
 	"github.com/shepherd/shepherd/cluster"
 	"github.com/shepherd/shepherd/fsm"
@@ -39,6 +40,20 @@ type Backend interface {
 	Poll(ctx context.Context, workerID string, p PollRequest) (PollResult, error)
 	Drain(ctx context.Context, workerID string) (fsm.Worker, error)
 	Join(ctx context.Context, id, raftAddr, httpAddr string) error
+
+	// Operations (leader only): see handle_membership.go, handle_backup.go.
+	JoinNonvoter(ctx context.Context, id, raftAddr, httpAddr string) error
+	RemoveServer(ctx context.Context, id string, force bool) error
+	TransferLeadership(ctx context.Context, id string) (newLeader string, err error)
+	OpenBackup(ctx context.Context) (*Backup, error)
+	Restore(ctx context.Context, r io.Reader) (BackupInfo, error)
+
+	// Task semantics (leader only): see handle_semantics.go.
+	Retry(ctx context.Context, taskID int64, attempts int) (fsm.Task, error)
+	PutSchedule(ctx context.Context, s fsm.Schedule) (fsm.Schedule, error)
+	DeleteSchedule(ctx context.Context, id string) (fsm.Schedule, error)
+	SetQueue(ctx context.Context, queue string, paused *bool, maxRunning *int) (fsm.QueueSettings, error)
+	RemoveWorker(ctx context.Context, workerID string) error
 }
 
 // Errors a Backend returns beyond the fsm's business rejections

@@ -20,6 +20,9 @@ func toTask(t fsm.Task) client.Task {
 		ProgressMessage: t.ProgressMessage, CancelRequested: t.CancelRequested, Result: t.Result,
 		Error: t.Error, IdempotencyKey: t.IdempotencyKey,
 		CreatedAt: t.CreatedAt.UTC(), UpdatedAt: t.UpdatedAt.UTC(),
+		FinishedAt: timePtr(t.FinishedAt), RetryBackoff: toBackoff(t.RetryBase, t.RetryMax),
+		AffinityKey: t.AffinityKey, Broadcast: t.Broadcast, Children: t.Children, ParentID: t.ParentID,
+		PinnedWorker: t.PinnedWorker, ScheduleID: t.ScheduleID, ScheduleTick: timePtr(t.ScheduleTick),
 	}
 }
 

@@ -2,7 +2,10 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -225,4 +228,53 @@ func (f *fakeBackend) Join(_ context.Context, id, raftAddr, httpAddr string) err
 	defer f.mu.Unlock()
 	f.joined = append(f.joined, id+"@"+raftAddr+"/"+httpAddr)
 	return nil
+}
+
+func (f *fakeBackend) JoinNonvoter(_ context.Context, id, raftAddr, httpAddr string) error {
+	if err := f.record("JoinNonvoter"); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.joined = append(f.joined, id+"@"+raftAddr+"/"+httpAddr+"/nonvoter")
+	return nil
+}
+
+func (f *fakeBackend) RemoveServer(_ context.Context, id string, force bool) error {
+	method := "RemoveServer"
+	if force {
+		method += "(force)"
+	}
+	return f.record(method)
+}
+
+func (f *fakeBackend) TransferLeadership(_ context.Context, id string) (string, error) {
+	if err := f.record("TransferLeadership"); err != nil {
+		return "", err
+	}
+	if id == "" {
+		id = "m2"
+	}
+	return id, nil
+}
+
+// OpenBackup serves a fixed body; cluster tests cover real backups.
+func (f *fakeBackend) OpenBackup(_ context.Context) (*Backup, error) {
+	if err := f.record("OpenBackup"); err != nil {
+		return nil, err
+	}
+	info := BackupInfo{Format: "shepherd-backup", Version: 1, Node: f.id, Index: 7, Size: 5}
+	hdr, _ := json.Marshal(info)
+	return &Backup{Info: info, Reader: strings.NewReader(string(hdr) + "\nstate")}, nil
+}
+
+func (f *fakeBackend) Restore(_ context.Context, r io.Reader) (BackupInfo, error) {
+	if err := f.record("Restore"); err != nil {
+		return BackupInfo{}, err
+	}
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return BackupInfo{}, err
+	}
+	return BackupInfo{Format: "shepherd-backup", Version: 1, Size: int64(len(b))}, nil
 }

@@ -37,10 +37,19 @@ func (s *Server) handleJoin(c echo.Context) error {
 			return badRequest("http_addr must be host:port, not %q", req.HTTPAddr)
 		}
 	}
-	if err := s.b.Join(c.Request().Context(), req.ID, req.RaftAddr, req.HTTPAddr); err != nil {
+	join := s.b.Join
+	switch req.Suffrage {
+	case "", "voter":
+		req.Suffrage = "voter"
+	case "nonvoter":
+		join = s.b.JoinNonvoter
+	default:
+		return badRequest("suffrage must be voter or nonvoter, not %q", req.Suffrage)
+	}
+	if err := join(c.Request().Context(), req.ID, req.RaftAddr, req.HTTPAddr); err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, client.ServerInfo{ID: req.ID, RaftAddr: req.RaftAddr, HTTPAddr: req.HTTPAddr})
+	return c.JSON(http.StatusOK, client.ServerInfo{ID: req.ID, RaftAddr: req.RaftAddr, HTTPAddr: req.HTTPAddr, Suffrage: req.Suffrage})
 }
 
 // handleHealth is GET /v1/health: 200 while the process serves.

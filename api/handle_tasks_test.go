@@ -277,7 +277,6 @@ func TestReportsRejectedAtTheEdge(t *testing.T) {
 		{"complete attempt 0", "/v1/tasks/1/complete", `{"worker_id":"w1"}`, "attempt must be positive"},
 		{"complete no body", "/v1/tasks/1/complete", ``, "request body is required"},
 		{"complete bad id", "/v1/tasks/x/complete", `{"worker_id":"w1","attempt":1}`, "positive integer"},
-		{"complete result too big", "/v1/tasks/1/complete", `{"worker_id":"w1","attempt":1,"result":"` + big + `"}`, "exceeds"},
 		{"fail without worker", "/v1/tasks/1/fail", `{"attempt":1,"error":"e"}`, "worker_id is required"},
 		{"fail attempt negative", "/v1/tasks/1/fail", `{"worker_id":"w1","attempt":-1}`, "attempt must be positive"},
 		{"fail unknown field", "/v1/tasks/1/fail", `{"worker_id":"w1","attempt":1,"retries":2}`, `unknown field "retries"`},
@@ -290,6 +289,12 @@ func TestReportsRejectedAtTheEdge(t *testing.T) {
 			wantNoCalls(t, b, 0)
 		})
 	}
+	// A result over the cap is a 413 that names the limit.
+	b := newLeader()
+	h := newTestServer(t, b).Handler()
+	body := `{"worker_id":"w1","attempt":1,"result":"` + big + `"}`
+	wantError(t, do(t, h, "POST", "/v1/tasks/1/complete", body), http.StatusRequestEntityTooLarge, codeTooLarge, "65536-byte limit")
+	wantNoCalls(t, b, 0)
 }
 
 func TestBackendErrorsMapToStatuses(t *testing.T) {

@@ -33,6 +33,7 @@ func (s *Server) handleRegisterWorker(c echo.Context) error {
 	}
 	w, err := s.b.RegisterWorker(c.Request().Context(), WorkerRegistration{
 		ID: req.ID, Address: req.Address, Labels: req.Labels, Capacity: req.Capacity,
+		ReportsRunning: req.Running != nil, Running: req.Running,
 	})
 	if err != nil {
 		return err
@@ -76,8 +77,13 @@ func (s *Server) handleHeartbeat(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	messages, err := progressMessages(req.ProgressMessage)
+	if err != nil {
+		return err
+	}
 	ans, err := s.b.Heartbeat(c.Request().Context(), id, Heartbeat{
 		CPU: req.CPU, Memory: req.Memory, Running: req.Running, Progress: progress,
+		Messages: messages, Extend: req.Extend,
 	})
 	if err != nil {
 		return err
@@ -118,7 +124,8 @@ func (s *Server) handlePoll(c echo.Context) error {
 		}
 		return err
 	}
-	return c.JSON(http.StatusOK, client.PollResponse{Tasks: toTasks(res.Tasks), Rejected: toRejections(res.Rejected)})
+	rejected := append(toRejections(res.Rejected), tooLargeResults(req)...)
+	return c.JSON(http.StatusOK, client.PollResponse{Tasks: toTasks(res.Tasks), Rejected: rejected})
 }
 
 // handleDrain is POST /v1/workers/:id/drain; its body is optional and empty.

@@ -20,6 +20,11 @@ const (
 
 type echoMiddleware = echo.MiddlewareFunc
 
+// RequestObserver records HTTP request metrics by route pattern.
+type RequestObserver interface {
+	ObserveHTTP(method, route string, status int, d time.Duration)
+}
+
 // logRequests logs every request at debug level once its answer is known.
 // It hands errors to the error handler itself so that it sees the status.
 func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
@@ -27,6 +32,13 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		start := time.Now()
 		if err := next(c); err != nil {
 			c.Error(err)
+		}
+		if s.cfg.Metrics != nil {
+			route := c.Path()
+			if route == "" {
+				route = "unmatched"
+			}
+			s.cfg.Metrics.ObserveHTTP(c.Request().Method, route, c.Response().Status, time.Since(start))
 		}
 		if s.logger.IsDebug() {
 			r := c.Request()
@@ -140,7 +152,7 @@ func (s *Server) leaderLocation(r *http.Request) (string, bool) {
 	}
 	base := strings.TrimSuffix(addr, "/")
 	if !strings.Contains(base, "://") {
-		base = "http://" + base
+		base = s.scheme() + "://" + base
 	}
 	return base + r.URL.RequestURI(), true
 }

@@ -24,9 +24,21 @@ func (s *Server) routes() {
 	e.POST("/v1/workers/:id/poll", s.handlePoll, write...)
 	e.POST("/v1/workers/:id/drain", s.handleDrain, write...)
 
+	s.semanticsRoutes(read, write)
+
 	e.GET("/v1/cluster", s.handleClusterStatus, read...)
 	e.POST("/v1/cluster/join", s.handleJoin, s.leaderOnly)
+	e.DELETE("/v1/cluster/servers/:id", s.handleRemoveServer, s.leaderOnly)
+	e.POST("/v1/cluster/transfer-leadership", s.handleTransferLeadership, s.leaderOnly)
+	e.GET("/v1/cluster/snapshot", s.handleSnapshot, s.leaderOnly)
+	e.POST("/v1/cluster/restore", s.handleRestore, s.leaderOnly)
 	e.GET("/v1/cluster/self", s.handleSelf)
 	e.GET("/v1/health", s.handleHealth)
 	e.GET("/v1/ready", s.handleReady)
+
+	// Node-local fault injection (api/faults.go): never redirected.
+	e.POST("/v1/faults", s.handleAddFault)
+	e.GET("/v1/faults", s.handleListFaults)
+	e.DELETE("/v1/faults", s.handleClearFaults)
+	e.DELETE("/v1/faults/:id", s.handleRemoveFault)
 }

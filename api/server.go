@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -39,6 +40,15 @@ type Config struct {
 
 	ReadHeaderTimeout time.Duration
 	IdleTimeout       time.Duration
+
+	// Faults serves /v1/faults; nil (fault injection disabled) answers 404.
+	Faults FaultInjector
+	// Metrics, when set, records every request (monitor.Metrics).
+	Metrics RequestObserver
+
+	// Security: TLS, tokens, rate limit and caps (api/auth.go). The zero
+	// value is open, for development.
+	Security SecurityConfig
 }
 
 // Limits that are part of the contract rather than configuration.
@@ -115,6 +125,7 @@ func (c Config) withDefaults() Config {
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = d.IdleTimeout
 	}
+	c.Security = c.Security.withDefaults()
 	return c
 }
 
@@ -131,6 +142,11 @@ type Server struct {
 	// at once instead of holding the shutdown for their whole wait.
 	stopping context.Context
 	stop     context.CancelFunc
+
+	// Security state (api/auth.go, api/ratelimit.go).
+	limiter     *rateLimiter // nil: no rate limit
+	polls       semaphore
+	subscribers semaphore
 
 	mu   sync.Mutex
 	ln   net.Listener
@@ -151,7 +167,8 @@ func New(cfg Config, b Backend) *Server {
 	s.stopping, s.stop = context.WithCancel(context.Background())
 	s.e.HideBanner, s.e.HidePort = true, true
 	s.e.HTTPErrorHandler = s.handleError
-	s.e.Use(s.logRequests, s.recoverPanics, s.nodeHeaders)
+	s.e.Use(s.logRequests, s.recoverPanics, s.nodeHeaders, s.cors)
+	s.useSecurity()
 	s.routes()
 	return s
 }
@@ -203,6 +220,10 @@ func (s *Server) Open() error {
 		// counts from the end of the request headers.
 		WriteTimeout: s.cfg.MaxPollWait + writeTimeoutMargin,
 		ErrorLog:     s.logger.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
+	}
+	s.secureServer(s.srv)
+	if s.srv.TLSConfig != nil {
+		ln = tls.NewListener(ln, s.srv.TLSConfig)
 	}
 	s.done = make(chan struct{})
 	go func(srv *http.Server, done chan struct{}) {

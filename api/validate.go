@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -41,6 +42,9 @@ func (s *Server) taskSpec(r client.SubmitRequest, now time.Time) (fsm.TaskSpec, 
 		sp.MaxAttempts = s.cfg.DefaultMaxAttempts
 	}
 	if err := checkLabels("labels", r.Labels); err != nil {
+		return sp, err
+	}
+	if err := resolveSemantics(r, &sp, s.cfg.MaxTimeout); err != nil {
 		return sp, err
 	}
 	if r.Timeout != "" {
@@ -112,7 +116,8 @@ func checkReport(what string, id int64, attempt int, field string, size int) err
 	case attempt <= 0:
 		return badRequest("%s: attempt must be positive", what)
 	case size > fsm.MaxResultSize:
-		return badRequest("%s: %s of %d bytes exceeds %d", what, field, size, fsm.MaxResultSize)
+		return &httpError{http.StatusRequestEntityTooLarge, codeTooLarge,
+			fmt.Sprintf("%s: %s of %d bytes exceeds the %d-byte limit", what, field, size, fsm.MaxResultSize)}
 	}
 	return nil
 }
@@ -130,6 +135,25 @@ func progressMap(in map[string]float64) (map[int64]float64, error) {
 		}
 		if v < 0 || v > 1 {
 			return nil, badRequest("progress of task %d must be between 0 and 1, not %v", id, v)
+		}
+		out[id] = v
+	}
+	return out, nil
+}
+
+// progressMessages parses heartbeat progress messages keyed by task id.
+func progressMessages(in map[string]string) (map[int64]string, error) {
+	if len(in) == 0 {
+		return nil, nil
+	}
+	out := make(map[int64]string, len(in))
+	for k, v := range in {
+		id, err := strconv.ParseInt(k, 10, 64)
+		if err != nil || id <= 0 {
+			return nil, badRequest("progress_message keys must be decimal task ids, not %q", k)
+		}
+		if len(v) > fsm.MaxProgressMessage {
+			return nil, badRequest("progress_message of task %d is longer than %d bytes", id, fsm.MaxProgressMessage)
 		}
 		out[id] = v
 	}
@@ -161,8 +185,11 @@ func (s *Server) pollRequest(r client.PollRequest) (PollRequest, error) {
 		}
 	}
 	for i, cr := range r.Completed {
-		if err := checkReport(fmt.Sprintf("completed[%d]", i), cr.ID, cr.Attempt, "result", len(cr.Result)); err != nil {
+		if err := checkReport(fmt.Sprintf("completed[%d]", i), cr.ID, cr.Attempt, "result", 0); err != nil {
 			return p, err
+		}
+		if len(cr.Result) > fsm.MaxResultSize {
+			continue // refused on its own (tooLargeResults), the rest of the poll goes on
 		}
 		p.Completed = append(p.Completed, Completion{TaskID: cr.ID, Attempt: cr.Attempt, Result: cr.Result})
 	}
@@ -173,4 +200,17 @@ func (s *Server) pollRequest(r client.PollRequest) (PollRequest, error) {
 		p.Failed = append(p.Failed, Failure{TaskID: fr.ID, Attempt: fr.Attempt, Error: fr.Error, Retry: fr.Retry})
 	}
 	return p, nil
+}
+
+// tooLargeResults lists the poll's completions whose result exceeds the
+// cap: pollRequest leaves them out, and the answer refuses each with
+// payload_too_large, like a stale lease.
+func tooLargeResults(r client.PollRequest) []client.Rejection {
+	var out []client.Rejection
+	for _, cr := range r.Completed {
+		if len(cr.Result) > fsm.MaxResultSize {
+			out = append(out, client.Rejection{ID: cr.ID, Code: codeTooLarge})
+		}
+	}
+	return out
 }

@@ -37,9 +37,13 @@ func (n *Node) applyDirect(ctx context.Context, cmd fsm.Command) (*fsm.Response,
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = time.Until(dl)
 	}
+	start := time.Now()
 	f := n.raft.Apply(buf, timeout)
 	if err := f.Error(); err != nil {
 		return nil, translate("apply "+cmd.Type().String(), err)
+	}
+	if n.cfg.ApplyObserver != nil {
+		n.cfg.ApplyObserver(time.Since(start))
 	}
 	resp, ok := f.Response().(*fsm.Response)
 	if !ok {

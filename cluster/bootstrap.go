@@ -141,6 +141,7 @@ func (n *Node) keepRegistered(ctx context.Context) {
 		}
 		_, leaderHTTP, ok := n.Leader()
 		if !ok {
+			n.rejoin(ctx) // our address changed: the leader cannot reach us to say who leads
 			continue
 		}
 		jctx, cancel := context.WithTimeout(ctx, 5*time.Second)

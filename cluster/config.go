@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"time"
@@ -36,6 +37,13 @@ type Config struct {
 	Join      []string
 	Discovery Discovery
 
+	// NonVoter makes this master a read replica: it joins as a Raft
+	// nonvoter (it never votes or leads). It needs Join, not bootstrap.
+	NonVoter bool
+	// DeadServerCleanup, when positive, lets the leader remove a server
+	// unreachable for longer than this, if quorum allows.
+	DeadServerCleanup time.Duration
+
 	// RaftProfile is "default" or "fast" (LAN timings, ~300 ms).
 	RaftProfile string
 
@@ -58,7 +66,24 @@ type Config struct {
 	SnapshotThreshold uint64
 	SnapshotInterval  time.Duration
 
+	// Semantics configures dispatch policy, schedules and retention.
+	Semantics SemanticsConfig
+
+	// EnableFaultInjection wraps the Raft transport in a fault injector
+	// (Node.Faults) for chaos testing. Enable it on all masters or none.
+	EnableFaultInjection bool
+
+	// RaftTLS, when set, runs the Raft transport over mutual TLS
+	// (tls_stream.go); build it with pki.MutualTLS or pki.LoadMutualTLS.
+	// Set it on all masters or none.
+	RaftTLS *tls.Config
+	// MaxRaftConns caps inbound Raft connections (default
+	// DefaultMaxRaftConns).
+	MaxRaftConns int
+
 	Logger hclog.Logger
+	// ApplyObserver, when set, is told how long each committed write took.
+	ApplyObserver func(time.Duration)
 }
 
 // DefaultConfig returns a configuration with production defaults.
@@ -74,6 +99,7 @@ func DefaultConfig() Config {
 		RetryMaxDelay:     5 * time.Minute,
 		SnapshotThreshold: 8192,
 		SnapshotInterval:  2 * time.Minute,
+		Semantics:         DefaultSemanticsConfig(),
 	}
 }
 
@@ -98,11 +124,15 @@ func (c Config) Validate() error {
 		return errors.New("config: bootstrap-expect above 1 needs join addresses")
 	case c.HeartbeatInterval <= 0 || c.HeartbeatTTL <= c.HeartbeatInterval:
 		return errors.New("config: heartbeat ttl must exceed a positive heartbeat interval")
+	case c.NonVoter && (c.BootstrapExpect > 0 || len(c.Join) == 0):
+		return errors.New("config: a nonvoter only joins: give join addresses and no bootstrap-expect")
+	case c.DeadServerCleanup < 0:
+		return errors.New("config: dead-server-cleanup must not be negative")
 	}
 	if _, err := raftProfile(c.RaftProfile); err != nil {
 		return err
 	}
-	return nil
+	return c.Semantics.validate()
 }
 
 // raftProfile returns Raft's timing for a named profile.

@@ -27,28 +27,48 @@ type dispatcher struct {
 	ctx      context.Context
 	mu       sync.Mutex
 	waiters  []*waiter
-	reserved map[int64]struct{}
+	reserved map[int64]string // reserved task id -> its queue
+	queued   map[string]int   // reserved tasks per queue (count against limits)
 	inflight sync.WaitGroup
+	policy   *dispatchPolicy
 }
 
-func newDispatcher(n *Node, ctx context.Context) *dispatcher {
-	return &dispatcher{n: n, ctx: ctx, reserved: make(map[int64]struct{})}
+func newDispatcher(n *Node, ctx context.Context, live func() map[string]workerLoad) *dispatcher {
+	return &dispatcher{n: n, ctx: ctx, reserved: make(map[int64]string), queued: make(map[string]int),
+		policy: newDispatchPolicy(n.cfg.Semantics.Dispatch, n.fsm, live)}
 }
 
 // reserve picks up to w.max tasks for w and reserves them.
 func (d *dispatcher) reserve(w *waiter) []int64 {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.reserveLocked(w)
+	d.policy.refresh()
+	ids := d.reserveLocked(w)
+	if len(ids) > 0 {
+		d.policy.served(w.workerID)
+	}
+	return ids
 }
 
 func (d *dispatcher) reserveLocked(w *waiter) []int64 {
-	ids := d.n.fsm.Candidates(w.queues, w.labels, w.max, func(id int64) bool {
-		_, taken := d.reserved[id]
-		return taken
+	owner := d.policy.affinityOwner()
+	picked := make(map[int64]string)
+	ids := d.n.fsm.Dispatchable(fsm.CandidateQuery{
+		WorkerID: w.workerID, Queues: w.queues, Labels: w.labels, Max: w.max, InFlight: d.queued,
+		Skip: func(t *fsm.Task) bool {
+			if _, taken := d.reserved[t.ID]; taken {
+				return true
+			}
+			if owner != nil && t.AffinityKey != "" && owner(t) != w.workerID {
+				return true
+			}
+			picked[t.ID] = t.Queue
+			return false
+		},
 	})
 	for _, id := range ids {
-		d.reserved[id] = struct{}{}
+		d.reserved[id] = picked[id]
+		d.queued[picked[id]]++
 	}
 	return ids
 }
@@ -57,7 +77,12 @@ func (d *dispatcher) release(ids []int64) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, id := range ids {
-		delete(d.reserved, id)
+		if q, ok := d.reserved[id]; ok {
+			delete(d.reserved, id)
+			if d.queued[q]--; d.queued[q] <= 0 {
+				delete(d.queued, q)
+			}
+		}
 	}
 }
 
@@ -89,18 +114,30 @@ func (d *dispatcher) unpark(w *waiter) bool {
 
 // assign serves every parked poll for which tasks are pending now. Leases
 // are proposed concurrently so Raft commits them in one batch.
+// Waiters are served in the order of the dispatch policy.
 func (d *dispatcher) assign() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	kept := d.waiters[:0]
-	for _, w := range d.waiters {
+	if len(d.waiters) == 0 {
+		return
+	}
+	d.policy.refresh()
+	served := make(map[*waiter]bool)
+	for _, w := range d.policy.order(d.waiters) {
 		ids := d.reserveLocked(w)
 		if len(ids) == 0 {
-			kept = append(kept, w)
 			continue
 		}
+		served[w] = true
+		d.policy.served(w.workerID)
 		d.inflight.Add(1)
 		go d.serve(w, ids)
+	}
+	kept := d.waiters[:0]
+	for _, w := range d.waiters {
+		if !served[w] {
+			kept = append(kept, w)
+		}
 	}
 	clear(d.waiters[len(kept):])
 	d.waiters = kept

@@ -40,7 +40,8 @@ func (n *Node) Ready() bool {
 
 // Self describes this node for start-up discovery.
 func (n *Node) Self() NodeInfo {
-	info := NodeInfo{ID: n.cfg.ID, RaftAddr: n.RaftAddr(), HTTPAddr: n.cfg.HTTPAddr, HasState: n.hasState.Load()}
+	info := NodeInfo{ID: n.cfg.ID, RaftAddr: n.RaftAddr(), HTTPAddr: n.cfg.HTTPAddr, HasState: n.hasState.Load(),
+		NonVoter: n.cfg.NonVoter}
 	if _, http, ok := n.Leader(); ok {
 		info.LeaderHTTP = http
 	}
@@ -100,3 +101,6 @@ func suffrage(s raft.ServerSuffrage) string {
 	}
 	return "nonvoter"
 }
+
+// RaftStats returns Raft's own statistics (state, term, last contact...).
+func (n *Node) RaftStats() map[string]string { return n.raft.Stats() }

@@ -47,7 +47,7 @@ func (n *Node) watchLeadership() {
 func (n *Node) startLeader() *leaderState {
 	ctx, cancel := context.WithCancel(n.ctx)
 	ls := &leaderState{ctx: ctx, cancel: cancel, liveness: newLiveness()}
-	ls.dispatcher = newDispatcher(n, ctx)
+	ls.dispatcher = newDispatcher(n, ctx, ls.liveness.loads)
 	ls.wg.Add(1)
 	go func() {
 		defer ls.wg.Done()
@@ -58,8 +58,10 @@ func (n *Node) startLeader() *leaderState {
 
 func (ls *leaderState) stop() {
 	ls.cancel()
-	ls.dispatcher.close()
+	// The loops first: the dispatcher loop adds in-flight leases, and a
+	// WaitGroup must not be waited on while it may still be added to.
 	ls.wg.Wait()
+	ls.dispatcher.close()
 }
 
 // runLeader waits for the whole log to be applied (Barrier), rebuilds the
@@ -82,7 +84,8 @@ func (n *Node) runLeader(ls *leaderState) {
 	n.logger.Info("leader ready", "workers", ls.liveness.size())
 	n.registerServers(ls.ctx)
 
-	loops := []func(context.Context, *leaderState){n.runDispatcher, n.runReaper, n.runTTL, n.runPromoter, n.runStats}
+	loops := []func(context.Context, *leaderState){n.runDispatcher, n.runReaper, n.runTTL, n.runPromoter, n.runStats,
+		n.runScheduler, n.runRetention}
 	var wg sync.WaitGroup
 	for _, loop := range loops {
 		wg.Add(1)

@@ -15,6 +15,7 @@ type beat struct {
 	cpu      float64
 	memory   float64
 	progress map[int64]float64
+	messages map[int64]string
 	dirty    bool // not yet replicated in a stats batch
 }
 
@@ -59,7 +60,18 @@ func (l *liveness) touch(id string, now time.Time) {
 func (l *liveness) record(id string, now time.Time, hb Heartbeat) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.beats[id] = &beat{at: now, cpu: hb.CPU, memory: hb.Memory, progress: hb.Progress, dirty: true}
+	l.beats[id] = &beat{at: now, cpu: hb.CPU, memory: hb.Memory, progress: hb.Progress, messages: hb.Messages, dirty: true}
+}
+
+// loads returns the latest load of every worker the leader considers live.
+func (l *liveness) loads() map[string]workerLoad {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make(map[string]workerLoad, len(l.beats))
+	for id, b := range l.beats {
+		out[id] = workerLoad{cpu: b.cpu, memory: b.memory}
+	}
+	return out
 }
 
 // expired lists workers silent for longer than ttl and forgets them.
@@ -92,7 +104,8 @@ func (l *liveness) drainStats() []fsm.WorkerStat {
 			continue
 		}
 		b.dirty = false
-		out = append(out, fsm.WorkerStat{WorkerID: id, CPU: b.cpu, Memory: b.memory, SeenAt: b.at, Progress: b.progress})
+		out = append(out, fsm.WorkerStat{WorkerID: id, CPU: b.cpu, Memory: b.memory, SeenAt: b.at,
+			Progress: b.progress, Messages: b.messages})
 	}
 	slices.SortFunc(out, func(a, b fsm.WorkerStat) int {
 		if a.WorkerID < b.WorkerID {

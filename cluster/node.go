@@ -27,6 +27,7 @@ type Node struct {
 	raft      *raft.Raft
 	transport *raft.NetworkTransport
 	store     *raftboltdb.BoltStore
+	faults    *Faults // nil unless fault injection is enabled
 
 	hasState atomic.Bool
 	leading  atomic.Pointer[leaderState]
@@ -34,7 +35,8 @@ type Node struct {
 	batcher  *batcher      // groups concurrent commands into one entry
 	notifyCh <-chan bool   // leadership changes from Raft
 	peersMu  sync.Mutex
-	peers    []NodeInfo // masters found at bootstrap, registered by a leader
+	peers    []NodeInfo  // masters found at bootstrap, registered by a leader
+	health   *peerHealth // which peers answer the leader's heartbeats
 
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -53,7 +55,7 @@ func New(cfg Config) (*Node, error) {
 	if cfg.RaftAdvertise == "" {
 		cfg.RaftAdvertise = cfg.RaftAddr
 	}
-	n := &Node{cfg: cfg, logger: cfg.Logger.Named("cluster"), wakeup: make(chan struct{}, 1)}
+	n := &Node{cfg: cfg, logger: cfg.Logger.Named("cluster"), wakeup: make(chan struct{}, 1), health: newPeerHealth()}
 	n.fsm = fsm.New(cfg.Logger)
 	n.fsm.AddObserver(fsm.ObserverFunc(n.observe))
 	return n, nil
@@ -74,8 +76,9 @@ func (n *Node) Open() error {
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.batcher = newBatcher(n)
 	n.batcher.start(n.ctx, &n.wg)
-	n.wg.Add(2)
+	n.wg.Add(3)
 	go func() { defer n.wg.Done(); n.watchLeadership() }()
+	go func() { defer n.wg.Done(); n.watchPeers(n.ctx) }()
 	go func() { defer n.wg.Done(); n.startCluster(n.ctx) }()
 	return nil
 }
@@ -115,10 +118,14 @@ func (n *Node) openRaft() error {
 	if err != nil {
 		return fmt.Errorf("resolve raft advertise address: %w", err)
 	}
-	n.transport, err = raft.NewTCPTransportWithLogger(n.cfg.RaftAddr, advertise, 3, 10*time.Second, rc.Logger)
+	stream, err := n.openStream(advertise)
 	if err != nil {
 		return fmt.Errorf("listen for raft: %w", err)
 	}
+	stream = n.secureStream(stream) // connection cap and mutual TLS
+	n.transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream: stream, MaxPool: 3, Timeout: 10 * time.Second, Logger: rc.Logger,
+	})
 	existing, err := raft.HasExistingState(logs, n.store, snaps)
 	if err != nil {
 		return fmt.Errorf("inspect raft state: %w", err)
@@ -146,7 +153,11 @@ func (n *Node) Close() error {
 			err = n.raft.Shutdown().Error()
 		}
 		n.wg.Wait()
+		if n.faults != nil {
+			n.faults.Clear() // wakes connections stalled by a blackhole
+		}
 		if n.transport != nil {
+			n.transport.CloseStreams() // peers' handlers of our pooled conns end
 			_ = n.transport.Close()
 		}
 		if n.store != nil {

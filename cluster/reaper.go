@@ -44,10 +44,16 @@ func (n *Node) runPromoter(ctx context.Context, ls *leaderState) {
 }
 
 // observe runs on the apply goroutine for every entry: it wakes the
-// dispatcher when tasks became pending. It never blocks.
+// dispatcher when tasks became pending, or a task stopped running (room
+// under a queue's concurrency limit), a queue's settings or the workers
+// changed. It never blocks.
 func (n *Node) observe(events []fsm.Event) {
 	for _, ev := range events {
-		if ev.Task != nil && ev.Task.Status == fsm.StatusPending {
+		wake := ev.Queue != nil || ev.Worker != nil && ev.Type != "worker.stats"
+		if ev.Task != nil {
+			wake = ev.Task.Status == fsm.StatusPending || ev.Task.Status.Terminal()
+		}
+		if wake {
 			select {
 			case n.wakeup <- struct{}{}:
 			default:

@@ -37,23 +37,41 @@ func (n *Node) Fail(ctx context.Context, workerID string, f Failure) (fsm.Task, 
 }
 
 func (n *Node) failCommand(now time.Time, workerID string, f Failure) fsm.Fail {
+	base, maxDelay := n.cfg.RetryBaseDelay, n.cfg.RetryMaxDelay
+	if t, ok := n.fsm.Task(f.TaskID); ok {
+		if t.RetryBase > 0 {
+			base = t.RetryBase
+		}
+		if t.RetryMax > 0 {
+			maxDelay = t.RetryMax
+		}
+	}
 	return fsm.Fail{Now: now, WorkerID: workerID, TaskID: f.TaskID, Attempt: f.Attempt,
-		Error: f.Error, Retry: f.Retry, RetryAt: now.Add(n.backoff(f.Attempt))}
+		Error: f.Error, Retry: f.Retry, RetryAt: now.Add(backoff(f.Attempt, base, maxDelay))}
 }
 
 // backoff is exponential in the attempt with "equal jitter": half fixed,
-// half random, capped at RetryMaxDelay. Computed on the leader and carried
-// in the command, so the FSM stays deterministic.
-func (n *Node) backoff(attempt int) time.Duration {
-	d := n.cfg.RetryBaseDelay
-	for i := 1; i < attempt && d < n.cfg.RetryMaxDelay; i++ {
+// half random, capped at maxDelay. Computed on the leader and carried in
+// the command, so the FSM stays deterministic.
+func backoff(attempt int, base, maxDelay time.Duration) time.Duration {
+	d := base
+	for i := 1; i < attempt && d < maxDelay; i++ {
 		d *= 2
 	}
-	d = min(d, n.cfg.RetryMaxDelay)
+	d = min(d, maxDelay)
 	if d <= 0 {
 		return 0
 	}
 	return d/2 + rand.N(d/2+1)
+}
+
+// Retry puts a failed or canceled task back in its queue with attempts
+// more attempts (0: the configured default).
+func (n *Node) Retry(ctx context.Context, taskID int64, attempts int) (fsm.Task, error) {
+	if attempts <= 0 {
+		attempts = n.cfg.Semantics.RetryAttempts
+	}
+	return n.applyOneTask(ctx, fsm.Retry{Now: time.Now().UTC(), TaskID: taskID, Attempts: attempts})
 }
 
 func (n *Node) applyOneTask(ctx context.Context, cmd fsm.Command) (fsm.Task, error) {

@@ -14,6 +14,8 @@ type NodeInfo struct {
 	HasState bool
 	// LeaderHTTP is the leader's HTTP address when known.
 	LeaderHTTP string
+	// NonVoter asks to join as a read replica.
+	NonVoter bool
 }
 
 // ServerStatus is one master as ClusterStatus lists it.
@@ -52,6 +54,10 @@ type WorkerRegistration struct {
 	ID, Address string
 	Labels      map[string]string
 	Capacity    int
+	// With ReportsRunning, Running lists the tasks the worker still runs;
+	// it keeps those whose leases are still valid, the rest are requeued.
+	ReportsRunning bool
+	Running        []int64
 }
 
 // Heartbeat is one worker heartbeat.
@@ -59,6 +65,10 @@ type Heartbeat struct {
 	CPU, Memory float64
 	Running     []int64
 	Progress    map[int64]float64
+	// Messages are short progress messages by task.
+	Messages map[int64]string
+	// Extend lists running tasks whose leases to renew for their timeout.
+	Extend []int64
 }
 
 // HeartbeatAnswer tells the worker what to stop and when to beat again.

@@ -18,7 +18,7 @@ func (n *Node) RegisterWorker(ctx context.Context, reg WorkerRegistration) (fsm.
 	}
 	now := time.Now().UTC()
 	_, err := n.applyChecked(ctx, fsm.RegisterWorker{Now: now, ID: reg.ID, Address: reg.Address,
-		Labels: reg.Labels, Capacity: reg.Capacity})
+		Labels: reg.Labels, Capacity: reg.Capacity, ReportsRunning: reg.ReportsRunning, Running: reg.Running})
 	if err != nil {
 		return fsm.Worker{}, err
 	}
@@ -52,7 +52,41 @@ func (n *Node) Heartbeat(ctx context.Context, workerID string, hb Heartbeat) (He
 	now := time.Now().UTC()
 	ls.liveness.record(workerID, now, hb)
 	n.requeueUnknownLeases(ctx, workerID, hb.Running, now)
+	n.extendLeases(ctx, workerID, hb.Extend, now)
 	return HeartbeatAnswer{Cancel: n.tasksToStop(workerID, hb.Running), Interval: n.cfg.HeartbeatInterval}, nil
+}
+
+// RemoveWorker forgets a worker that runs nothing: a drained worker
+// leaving for good. A worker with leases gets fsm.ErrConflict.
+func (n *Node) RemoveWorker(ctx context.Context, workerID string) error {
+	ls := n.leader()
+	if ls == nil {
+		return fmt.Errorf("remove worker: %w", n.notLeaderErr())
+	}
+	if _, err := n.applyChecked(ctx, fsm.RemoveWorker{Now: time.Now().UTC(), WorkerID: workerID}); err != nil {
+		return err
+	}
+	ls.liveness.forget(workerID)
+	return nil
+}
+
+// extendLeases renews the leases a heartbeat asks to extend, in one entry.
+func (n *Node) extendLeases(ctx context.Context, workerID string, ids []int64, now time.Time) {
+	if len(ids) == 0 {
+		return
+	}
+	var leases []fsm.TaskAttempt
+	for _, t := range n.fsm.Leases(workerID) {
+		if slices.Contains(ids, t.ID) {
+			leases = append(leases, fsm.TaskAttempt{TaskID: t.ID, Attempt: t.Attempt})
+		}
+	}
+	if len(leases) == 0 {
+		return
+	}
+	if _, err := n.Apply(ctx, fsm.ExtendLeases{Now: now, WorkerID: workerID, Leases: leases}); err != nil {
+		n.logger.Warn("could not extend leases", "worker", workerID, "error", err)
+	}
 }
 
 func (n *Node) requeueUnknownLeases(ctx context.Context, workerID string, running []int64, now time.Time) {

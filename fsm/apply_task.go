@@ -40,24 +40,24 @@ func (f *FSM) applySubmit(index uint64, c Submit) Response {
 			resp.Existing = append(resp.Existing, true)
 			continue
 		}
-		t := f.newTask(sp, c)
-		f.s.putTask(t)
-		f.emit(index, "task.submitted", c.Now, t, nil)
+		t := f.createTask(index, sp, c.Now)
 		resp.Tasks = append(resp.Tasks, *t)
 		resp.Existing = append(resp.Existing, false)
 	}
 	return resp
 }
 
-func (f *FSM) newTask(sp TaskSpec, c Submit) *Task {
+func (f *FSM) newTask(sp TaskSpec, now time.Time) *Task {
 	t := &Task{
 		ID: f.s.nextID, Name: sp.Name, Queue: sp.Queue, Description: sp.Description,
 		Payload: sp.Payload, Priority: sp.Priority, Labels: sp.Labels, Status: StatusPending,
 		MaxAttempts: sp.MaxAttempts, Timeout: sp.Timeout, RunAt: sp.RunAt,
-		IdempotencyKey: sp.IdempotencyKey, CreatedAt: c.Now, UpdatedAt: c.Now,
+		IdempotencyKey: sp.IdempotencyKey, CreatedAt: now, UpdatedAt: now,
+		RetryBase: sp.RetryBase, RetryMax: sp.RetryMax, AffinityKey: sp.AffinityKey, Broadcast: sp.Broadcast,
+		ScheduleID: sp.ScheduleID, ScheduleTick: sp.ScheduleTick,
 	}
 	f.s.nextID++
-	if sp.RunAt.After(c.Now) {
+	if sp.RunAt.After(now) {
 		t.Status = StatusScheduled
 	}
 	return t
@@ -74,7 +74,7 @@ func (f *FSM) applyLease(index uint64, c Lease) Response {
 	resp := Response{Tasks: make([]Task, 0, len(c.TaskIDs))}
 	for _, id := range c.TaskIDs {
 		old, ok := f.s.tasks[id]
-		if !ok || old.Status != StatusPending || !LabelsMatch(old.Labels, w.Labels) {
+		if !ok || old.Status != StatusPending || !LabelsMatch(old.Labels, w.Labels) || !f.leasable(old, c.WorkerID) {
 			continue // taken, canceled or not eligible since the leader chose it
 		}
 		expires := c.Now.Add(old.Timeout)
@@ -232,6 +232,9 @@ func (f *FSM) applyCancel(index uint64, c Cancel) Response {
 	if old.Status.Terminal() {
 		return Response{Err: fmt.Errorf("%w: task %d is already %s", ErrConflict, c.TaskID, old.Status)}
 	}
+	if old.isParent() {
+		return f.cancelParent(index, old, c.Now)
+	}
 	t := old.clone()
 	t.UpdatedAt = c.Now
 	if old.Status == StatusRunning {
@@ -244,6 +247,18 @@ func (f *FSM) applyCancel(index uint64, c Cancel) Response {
 	f.s.putTask(t)
 	f.emit(index, "task.canceled", c.Now, t, nil)
 	return Response{Tasks: []Task{*t}}
+}
+
+// cancelParent cancels every unfinished child of a broadcast parent; the
+// parent ends with them.
+func (f *FSM) cancelParent(index uint64, parent *Task, now time.Time) Response {
+	for _, id := range parent.Children {
+		if c, ok := f.s.tasks[id]; ok && !c.Status.Terminal() && !c.CancelRequested {
+			f.applyCancel(index, Cancel{Now: now, TaskID: id})
+		}
+	}
+	f.settleParents(index)
+	return Response{Tasks: []Task{*f.s.tasks[parent.ID]}}
 }
 
 func (f *FSM) applyPromote(index uint64, c Promote) Response {

@@ -17,6 +17,9 @@ func (f *FSM) applyRegisterWorker(index uint64, c RegisterWorker) Response {
 	w.Status, w.LastSeenAt = WorkerStatusReady, c.Now
 	f.s.workers[c.ID] = w
 	f.emit(index, "worker.registered", c.Now, nil, w)
+	if c.ReportsRunning {
+		f.keepOwnLeases(index, c)
+	}
 	return Response{}
 }
 
@@ -36,6 +39,7 @@ func (f *FSM) applyWorkerDown(index uint64, c WorkerDown) Response {
 			resp.Tasks = append(resp.Tasks, *t)
 		}
 	}
+	f.failPinned(index, c.WorkerID, "worker "+c.WorkerID+" down: "+c.Reason, c.Now)
 	return resp
 }
 
@@ -71,23 +75,41 @@ func (f *FSM) applyWorkerStats(index uint64, c WorkerStats) Response {
 
 // applyProgress records reported progress on the worker's current leases.
 func (f *FSM) applyProgress(index uint64, st WorkerStat, now time.Time) {
-	for _, id := range sortedKeys(st.Progress) {
+	for _, id := range progressIDs(st) {
 		old, ok := f.s.tasks[id]
-		p := st.Progress[id]
-		if !ok || old.Status != StatusRunning || old.WorkerID != st.WorkerID || p < 0 || p > 1 || p == old.Progress {
+		if !ok {
+			continue
+		}
+		p, hasP := st.Progress[id]
+		if !hasP {
+			p = old.Progress
+		}
+		msg, hasMsg := st.Messages[id]
+		if !hasMsg || len(msg) > MaxProgressMessage {
+			msg = old.ProgressMessage
+		}
+		if old.Status != StatusRunning || old.WorkerID != st.WorkerID || p < 0 || p > 1 ||
+			(p == old.Progress && msg == old.ProgressMessage) {
 			continue
 		}
 		t := old.clone()
-		t.Progress = p
+		t.Progress, t.ProgressMessage = p, msg
 		f.s.putTask(t)
 		f.emit(index, "task.progress", now, t, nil)
 	}
 }
 
-func sortedKeys(m map[int64]float64) []int64 {
-	ids := make([]int64, 0, len(m))
-	for id := range m {
+// progressIDs lists the tasks a stat reports progress or a message for,
+// in id order.
+func progressIDs(st WorkerStat) []int64 {
+	ids := make([]int64, 0, len(st.Progress)+len(st.Messages))
+	for id := range st.Progress {
 		ids = append(ids, id)
+	}
+	for id := range st.Messages {
+		if _, dup := st.Progress[id]; !dup {
+			ids = append(ids, id)
+		}
 	}
 	sortIDs(ids)
 	return ids

@@ -30,6 +30,15 @@ const (
 	CmdBatch          CommandType = 11
 	CmdRegisterServer CommandType = 12
 	CmdRemoveServer   CommandType = 13
+	// Issue 3: task semantics (14-29 reserved for it).
+	CmdRetry          CommandType = 14
+	CmdPutSchedule    CommandType = 15
+	CmdDeleteSchedule CommandType = 16
+	CmdFireSchedule   CommandType = 17
+	CmdSetQueue       CommandType = 18
+	CmdPurge          CommandType = 19
+	CmdExtendLeases   CommandType = 20
+	CmdRemoveWorker   CommandType = 21
 	// CmdWorkerStats carries heartbeat statistics; losing one is harmless.
 	CmdWorkerStats = IgnorableFlag | 1
 )
@@ -50,6 +59,9 @@ var commandNames = map[CommandType]string{
 	CmdDrainWorker: "drain-worker", CmdCancel: "cancel", CmdPromote: "promote", CmdBatch: "batch",
 	CmdRegisterServer: "register-server", CmdRemoveServer: "remove-server",
 	CmdWorkerStats: "worker-stats",
+	CmdRetry:       "retry", CmdPutSchedule: "put-schedule", CmdDeleteSchedule: "delete-schedule",
+	CmdFireSchedule: "fire-schedule", CmdSetQueue: "set-queue", CmdPurge: "purge",
+	CmdExtendLeases: "extend-leases", CmdRemoveWorker: "remove-worker",
 }
 
 // Command is any payload that can be written to the log.
@@ -70,6 +82,13 @@ type TaskSpec struct {
 	Timeout        time.Duration     `json:"timeout"`
 	RunAt          time.Time         `json:"run_at"`
 	IdempotencyKey string            `json:"idempotency_key,omitempty"`
+	RetryBase      time.Duration     `json:"retry_base,omitempty"`
+	RetryMax       time.Duration     `json:"retry_max,omitempty"`
+	AffinityKey    string            `json:"affinity_key,omitempty"`
+	Broadcast      bool              `json:"broadcast,omitempty"`
+	// Set by the FSM for the runs of a schedule.
+	ScheduleID   string    `json:"schedule_id,omitempty"`
+	ScheduleTick time.Time `json:"schedule_tick,omitzero"`
 }
 
 // Submit creates tasks, all or nothing. A spec whose idempotency key is
@@ -129,6 +148,11 @@ type RegisterWorker struct {
 	Address  string            `json:"address,omitempty"`
 	Labels   map[string]string `json:"labels,omitempty"`
 	Capacity int               `json:"capacity"`
+	// With ReportsRunning, Running lists the tasks the worker still runs:
+	// its leases that are not listed, or have expired, are requeued in the
+	// same entry. It gets its own tasks back only while their leases hold.
+	ReportsRunning bool    `json:"reports_running,omitempty"`
+	Running        []int64 `json:"running,omitempty"`
 }
 
 // WorkerDown marks a worker down and requeues all its running tasks.
@@ -163,6 +187,7 @@ type WorkerStat struct {
 	Memory   float64           `json:"memory"`
 	SeenAt   time.Time         `json:"seen_at"`
 	Progress map[int64]float64 `json:"progress,omitempty"`
+	Messages map[int64]string  `json:"messages,omitempty"`
 }
 
 // WorkerStats replicates heartbeat statistics in one periodic batch.
@@ -201,6 +226,14 @@ func (WorkerStats) Type() CommandType    { return CmdWorkerStats }
 func (RegisterServer) Type() CommandType { return CmdRegisterServer }
 func (RemoveServer) Type() CommandType   { return CmdRemoveServer }
 func (Batch) Type() CommandType          { return CmdBatch }
+func (Retry) Type() CommandType          { return CmdRetry }
+func (PutSchedule) Type() CommandType    { return CmdPutSchedule }
+func (DeleteSchedule) Type() CommandType { return CmdDeleteSchedule }
+func (FireSchedule) Type() CommandType   { return CmdFireSchedule }
+func (SetQueue) Type() CommandType       { return CmdSetQueue }
+func (Purge) Type() CommandType          { return CmdPurge }
+func (ExtendLeases) Type() CommandType   { return CmdExtendLeases }
+func (RemoveWorker) Type() CommandType   { return CmdRemoveWorker }
 
 // Encode writes a command as a log entry: type byte, version byte, JSON body.
 func Encode(c Command) ([]byte, error) {
@@ -279,8 +312,24 @@ func newCommand(t CommandType) any {
 		return &RemoveServer{}
 	case CmdBatch:
 		return &Batch{}
+	case CmdRetry:
+		return &Retry{}
+	case CmdPutSchedule:
+		return &PutSchedule{}
+	case CmdDeleteSchedule:
+		return &DeleteSchedule{}
+	case CmdFireSchedule:
+		return &FireSchedule{}
+	case CmdSetQueue:
+		return &SetQueue{}
+	case CmdPurge:
+		return &Purge{}
+	case CmdExtendLeases:
+		return &ExtendLeases{}
+	case CmdRemoveWorker:
+		return &RemoveWorker{}
 	}
-	return nil
+	return newTokenCommand(t) // tokens.go
 }
 
 func derefCommand(c any) Command {
@@ -313,6 +362,25 @@ func derefCommand(c any) Command {
 		return *v
 	case *Batch:
 		return *v
+	case *Retry:
+		return *v
+	case *PutSchedule:
+		return *v
+	case *DeleteSchedule:
+		return *v
+	case *FireSchedule:
+		return *v
+	case *SetQueue:
+		return *v
+	case *Purge:
+		return *v
+	case *ExtendLeases:
+		return *v
+	case *RemoveWorker:
+		return *v
+	}
+	if cmd, ok := derefTokenCommand(c); ok { // tokens.go
+		return cmd
 	}
 	panic(fmt.Sprintf("fsm: no value type for %T", c))
 }

@@ -100,7 +100,9 @@ func checkCoverage(t *testing.T, events []eventKey, errs []string) {
 	}
 	for _, typ := range []string{"task.submitted", "task.leased", "task.completed", "task.failed", "task.retrying",
 		"task.requeued", "task.canceled", "task.cancel_requested", "task.promoted", "task.progress",
-		"worker.registered", "worker.down", "worker.draining", "worker.stats", "cluster.membership"} {
+		"worker.registered", "worker.down", "worker.draining", "worker.stats", "cluster.membership",
+		"task.retried", "task.purged", "task.lease_extended", "worker.removed", "schedule.updated",
+		"schedule.deleted", "schedule.skipped", "queue.paused", "queue.resumed", "queue.updated"} {
 		if seen[typ] == 0 {
 			t.Errorf("generated log never caused %s", typ)
 		}

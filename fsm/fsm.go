@@ -21,6 +21,9 @@ type Event struct {
 	Worker *Worker   `json:"worker,omitempty"`
 	Server *Server   `json:"server,omitempty"`
 	Reason string    `json:"reason,omitempty"`
+	// Schedule and Queue carry schedule.* and queue.* events.
+	Schedule *Schedule      `json:"schedule,omitempty"`
+	Queue    *QueueSettings `json:"queue,omitempty"`
 }
 
 // Observer receives the events of every applied entry, in log order, on
@@ -46,6 +49,8 @@ type Response struct {
 	Existing []bool
 	// Results holds one response per command of a Batch, in order.
 	Results []Response
+	// Schedules lists the schedule a schedule command wrote or deleted.
+	Schedules []Schedule
 }
 
 // FSM is Shepherd's raft.FSM. Reads may run concurrently with Apply.
@@ -109,6 +114,7 @@ func (f *FSM) ApplyCommand(index uint64, buf []byte) (*Response, []Event) {
 		panic(fmt.Sprintf("fsm: cannot apply entry %d: %v", index, err))
 	}
 	resp := f.dispatch(index, cmd)
+	f.settleParents(index)
 	return &resp, f.events
 }
 
@@ -142,6 +148,25 @@ func (f *FSM) dispatch(index uint64, cmd Command) Response {
 		return f.applyRemoveServer(index, c)
 	case Batch:
 		return f.applyBatch(index, c)
+	case Retry:
+		return f.applyRetry(index, c)
+	case PutSchedule:
+		return f.applyPutSchedule(index, c)
+	case DeleteSchedule:
+		return f.applyDeleteSchedule(index, c)
+	case FireSchedule:
+		return f.applyFireSchedule(index, c)
+	case SetQueue:
+		return f.applySetQueue(index, c)
+	case Purge:
+		return f.applyPurge(index, c)
+	case ExtendLeases:
+		return f.applyExtendLeases(index, c)
+	case RemoveWorker:
+		return f.applyRemoveWorker(index, c)
+	}
+	if resp, ok := f.dispatchToken(cmd); ok { // tokens.go
+		return resp
 	}
 	panic(fmt.Sprintf("fsm: no handler for %T", cmd))
 }
@@ -195,7 +220,20 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	f.mu.Lock()
 	f.s, f.applied = s, applied
 	f.mu.Unlock()
+	for _, o := range f.observers {
+		if r, ok := o.(RestoreObserver); ok {
+			r.Restored(applied)
+		}
+	}
 	return nil
+}
+
+// RestoreObserver is an Observer that also learns when the state was
+// replaced by a snapshot: the events between its last index and the
+// snapshot's were never emitted here.
+type RestoreObserver interface {
+	Observer
+	Restored(index uint64)
 }
 
 func sortIDs(ids []int64) {

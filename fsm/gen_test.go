@@ -31,7 +31,7 @@ func (g *gen) pick(n int) int { return g.r.IntN(n) }
 // next returns one command; time moves forward by up to 3 s.
 func (g *gen) next() Command {
 	g.now = g.now.Add(time.Duration(g.r.IntN(3000)) * time.Millisecond)
-	switch n := g.pick(100); {
+	switch n := g.pick(112); {
 	case n < 20:
 		return g.submit()
 	case n < 38:
@@ -43,12 +43,24 @@ func (g *gen) next() Command {
 	case n < 66:
 		return g.requeue()
 	case n < 71:
+		if t, ok := g.running(); ok && g.pick(2) == 0 {
+			return Cancel{Now: g.now, TaskID: t.ID}
+		}
 		return Cancel{Now: g.now, TaskID: g.anyTask()}
 	case n < 77:
 		return Promote{Now: g.now}
 	case n < 82:
 		w := genWorkers[g.pick(len(genWorkers))]
-		return RegisterWorker{Now: g.now, ID: w, Labels: genLabels[g.pick(len(genLabels))], Capacity: 1 + g.pick(4)}
+		reg := RegisterWorker{Now: g.now, ID: w, Labels: genLabels[g.pick(len(genLabels))], Capacity: 1 + g.pick(4)}
+		if g.pick(2) == 0 {
+			reg.ReportsRunning = true
+			for _, t := range g.oracle.Leases(w) {
+				if g.pick(3) > 0 {
+					reg.Running = append(reg.Running, t.ID)
+				}
+			}
+		}
+		return reg
 	case n < 84:
 		return WorkerDown{Now: g.now, WorkerID: genWorkers[g.pick(len(genWorkers))], Reason: "ttl"}
 	case n < 86:
@@ -61,8 +73,10 @@ func (g *gen) next() Command {
 			return RemoveServer{ID: id}
 		}
 		return RegisterServer{Server: Server{ID: id, RaftAddr: id + ":7000", HTTPAddr: id + ":8080"}}
-	default:
+	case n < 100:
 		return g.batch()
+	default:
+		return g.ext()
 	}
 }
 
@@ -85,6 +99,13 @@ func (g *gen) submit() Submit {
 		}
 		if g.pick(25) == 0 {
 			sp.MaxAttempts = 0 // invalid: the whole submit is refused
+		}
+		if g.pick(12) == 0 {
+			sp.Broadcast = true
+		}
+		if g.pick(4) == 0 {
+			sp.AffinityKey = fmt.Sprintf("a%d", g.pick(3))
+			sp.RetryBase, sp.RetryMax = time.Second, time.Minute
 		}
 		c.Tasks = append(c.Tasks, sp)
 	}
@@ -159,6 +180,12 @@ func (g *gen) stats() WorkerStats {
 				st.Progress = map[int64]float64{}
 			}
 			st.Progress[t.ID] = float64(g.pick(11)) / 10
+			if g.pick(3) == 0 {
+				if st.Messages == nil {
+					st.Messages = map[int64]string{}
+				}
+				st.Messages[t.ID] = fmt.Sprintf("step %d", g.pick(5))
+			}
 		}
 		c.Stats = append(c.Stats, st)
 	}
@@ -180,6 +207,55 @@ func (g *gen) batch() Batch {
 		panic(err)
 	}
 	return b
+}
+
+// ext returns one of the task-semantics commands.
+func (g *gen) ext() Command {
+	sched := fmt.Sprintf("s%d", 1+g.pick(3))
+	switch g.pick(9) {
+	case 0:
+		t, _ := g.oracle.Task(g.anyTask())
+		return Retry{Now: g.now, TaskID: t.ID, Attempts: g.pick(3)}
+	case 1:
+		sc := Schedule{ID: sched, Cron: "@every 1s", Overlap: []string{OverlapAllow, OverlapSkip}[g.pick(2)],
+			Misfire: []string{MisfireSkip, MisfireRunOnce}[g.pick(2)], Task: g.submit().Tasks[0]}
+		if g.pick(4) == 0 {
+			sc.ID = "" // the FSM names it
+		}
+		return PutSchedule{Now: g.now, Schedule: sc}
+	case 2:
+		if g.pick(4) == 0 {
+			return DeleteSchedule{Now: g.now, ID: sched}
+		}
+		fallthrough
+	case 3:
+		s, _ := g.oracle.Schedule(sched)
+		c := FireSchedule{Now: g.now, ScheduleID: sched, Through: g.now.Add(-time.Duration(g.pick(3)) * time.Second)}
+		for tick := s.LastTick.Add(time.Second); !tick.After(c.Through) && len(c.Ticks) < 3; tick = tick.Add(time.Second) {
+			c.Ticks = append(c.Ticks, tick)
+		}
+		return c
+	case 4:
+		c := SetQueue{Now: g.now, Queue: genQueues[g.pick(len(genQueues))]}
+		if g.pick(2) == 0 {
+			p := g.pick(3) == 0
+			c.Paused = &p
+		} else {
+			m := g.pick(4) - 1 // -1 is refused
+			c.MaxRunning = &m
+		}
+		return c
+	case 5:
+		before := g.now.Add(-time.Duration(g.pick(30)) * time.Second)
+		ids := g.oracle.FinishedBefore(before, 1+g.pick(4))
+		return Purge{Now: g.now, Before: before, TaskIDs: append(ids, g.anyTask())}
+	case 6, 7:
+		t, _ := g.running()
+		w, a := g.report(t)
+		return ExtendLeases{Now: g.now, WorkerID: w, Leases: []TaskAttempt{{TaskID: t.ID, Attempt: a}}}
+	default:
+		return RemoveWorker{Now: g.now, WorkerID: genWorkers[g.pick(len(genWorkers))]}
+	}
 }
 
 func (g *gen) anyTask() int64 {

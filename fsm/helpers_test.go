@@ -244,6 +244,15 @@ func indexMismatch(f *FSM) error {
 	if a, b := nonZero(live.counts), nonZero(fresh.counts); !maps.EqualFunc(a, b, maps.Equal) {
 		return fmt.Errorf("counts = %v, rebuilt %v", a, b)
 	}
+	if a, b := treeKeys(live.finished), treeKeys(fresh.finished); !slices.EqualFunc(a, b, timedEq) {
+		return fmt.Errorf("finished = %v, rebuilt %v", a, b)
+	}
+	if !maps.EqualFunc(live.pinned, fresh.pinned, maps.Equal) {
+		return fmt.Errorf("pinned = %v, rebuilt %v", live.pinned, fresh.pinned)
+	}
+	if !maps.Equal(live.running, fresh.running) {
+		return fmt.Errorf("running = %v, rebuilt %v", live.running, fresh.running)
+	}
 	if !maps.Equal(live.keys, fresh.keys) {
 		return fmt.Errorf("keys = %v, rebuilt %v", live.keys, fresh.keys)
 	}

@@ -99,25 +99,11 @@ func (f *FSM) Servers() map[string]Server {
 // a worker with the given labels may run, highest priority first and FIFO
 // within a priority, skipping ids for which skip returns true.
 func (f *FSM) Candidates(queues []string, labels map[string]string, max int, skip func(int64) bool) []int64 {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	var out []int64
-	for _, q := range queues {
-		tree := f.s.ready[q]
-		if tree == nil {
-			continue
-		}
-		tree.Ascend(func(k readyKey) bool {
-			if len(out) >= max {
-				return false
-			}
-			if (skip == nil || !skip(k.id)) && LabelsMatch(f.s.tasks[k.id].Labels, labels) {
-				out = append(out, k.id)
-			}
-			return true
-		})
+	q := CandidateQuery{Queues: queues, Labels: labels, Max: max}
+	if skip != nil {
+		q.Skip = func(t *Task) bool { return skip(t.ID) }
 	}
-	return out
+	return f.Dispatchable(q)
 }
 
 // ExpiredLeases lists running tasks whose lease ended before now.

@@ -30,7 +30,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	if err := captured.Encode(&buf); err != nil || !bytes.Equal(buf.Bytes(), snap) {
 		t.Errorf("Encode differs from Persist: %v", err)
 	}
-	if !strings.HasPrefix(string(snap), `{"format":"shepherd-fsm","version":1,`) {
+	if !strings.HasPrefix(string(snap), `{"format":"shepherd-fsm","version":2,`) {
 		t.Errorf("header %.80s", snap)
 	}
 }
@@ -87,17 +87,19 @@ func TestRestoredAnswersQueries(t *testing.T) {
 	ra, _ := a.ApplyCommand(9000, sub)
 	rb, _ := b.ApplyCommand(9000, sub)
 	same("submit existing", ra.Existing, rb.Existing)
-	existing := 0
+	existing, fresh := 0, 0
 	for i, e := range ra.Existing {
 		if e {
 			existing++
+		} else if i < len(specs)-1 {
+			fresh++ // a key whose task retention purged
 		}
 		if ra.Tasks[i].ID != rb.Tasks[i].ID {
 			t.Errorf("submit %d: ids %d vs %d", i, ra.Tasks[i].ID, rb.Tasks[i].ID)
 		}
 	}
-	if existing == 0 || ra.Tasks[len(specs)-1].ID != last {
-		t.Errorf("generated log left %d keys; fresh id %d, want %d", existing, ra.Tasks[len(specs)-1].ID, last)
+	if existing == 0 || ra.Tasks[len(specs)-1].ID != last+int64(fresh) {
+		t.Errorf("generated log left %d keys; fresh id %d, want %d", existing, ra.Tasks[len(specs)-1].ID, last+int64(fresh))
 	}
 	if !bytes.Equal(snapshotBytes(t, a), snapshotBytes(t, b)) {
 		t.Error("diverged after a submit")
@@ -177,8 +179,8 @@ func TestRestoreCorrupt(t *testing.T) {
 		"garbage":             "\x00\x01 not json",
 		"not an object":       "[1,2,3]\n",
 		"other format":        withHeader(`"shepherd-fsm"`, `"other"`),
-		"unknown version":     withHeader(`"version":1`, `"version":2`),
-		"no version":          withHeader(`"version":1,`, ``),
+		"unknown version":     withHeader(`"version":2`, `"version":3`),
+		"no version":          withHeader(`"version":2,`, ``),
 		"negative tasks":      withHeader(`"tasks":2`, `"tasks":-1`),
 		"next id zero":        withHeader(`"next_id":3`, `"next_id":0`),
 		"more tasks claimed":  withHeader(`"tasks":2`, `"tasks":3`),

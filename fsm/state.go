@@ -48,6 +48,17 @@ type state struct {
 	leases    *btree.BTreeG[timedKey] // running tasks by lease expiry
 	byWorker  map[string]map[int64]struct{}
 	counts    map[string]map[TaskStatus]int // queue -> status -> n
+
+	schedules    map[string]*Schedule
+	nextSchedule int64
+	queues       map[string]QueueSettings
+	finished     *btree.BTreeG[timedKey]       // terminal tasks by finish time
+	pinned       map[string]map[int64]struct{} // live broadcast children by worker
+	running      map[string]int                // leased tasks by queue (parents excluded)
+	tokens       tokenTable                    // API tokens by id and hash (tokens.go)
+	// settle lists parents whose children changed state in the entry
+	// being applied; not replicated, drained by settleParents.
+	settle []int64
 }
 
 func newState() *state {
@@ -62,17 +73,35 @@ func newState() *state {
 		leases:    btree.NewG(32, lessTimed),
 		byWorker:  make(map[string]map[int64]struct{}),
 		counts:    make(map[string]map[TaskStatus]int),
+		schedules: make(map[string]*Schedule),
+		queues:    make(map[string]QueueSettings),
+		finished:  btree.NewG(32, lessTimed),
+		pinned:    make(map[string]map[int64]struct{}),
+		running:   make(map[string]int),
 	}
 }
 
 // putTask stores t in place of the task with its id, keeping every index
 // in step. t must be a fresh copy (copy-on-write).
 func (s *state) putTask(t *Task) {
-	if old, ok := s.tasks[t.ID]; ok {
+	old, ok := s.tasks[t.ID]
+	if ok {
 		s.unindex(old)
 	}
 	s.tasks[t.ID] = t
 	s.index(t)
+	if t.ParentID != 0 && (!ok || old.Status.Terminal() != t.Status.Terminal()) {
+		s.settle = append(s.settle, t.ParentID)
+	}
+}
+
+// deleteTask removes a task and its idempotency key (retention GC).
+func (s *state) deleteTask(t *Task) {
+	s.unindex(t)
+	delete(s.tasks, t.ID)
+	if t.IdempotencyKey != "" && s.keys[t.IdempotencyKey] == t.ID {
+		delete(s.keys, t.IdempotencyKey)
+	}
 }
 
 func (s *state) index(t *Task) {
@@ -85,12 +114,20 @@ func (s *state) index(t *Task) {
 	if t.IdempotencyKey != "" {
 		s.keys[t.IdempotencyKey] = t.ID
 	}
-	switch t.Status {
-	case StatusPending:
+	if t.Status.Terminal() {
+		s.finished.ReplaceOrInsert(timedKey{t.FinishedAt, t.ID})
+	} else if t.PinnedWorker != "" {
+		setAdd(s.pinned, t.PinnedWorker, t.ID)
+	}
+	switch {
+	case t.isParent():
+		// never queued or leased itself
+	case t.Status == StatusPending:
 		s.readyQueue(t.Queue).ReplaceOrInsert(readyKey{t.Priority, t.ID})
-	case StatusScheduled:
+	case t.Status == StatusScheduled:
 		s.scheduled.ReplaceOrInsert(timedKey{t.RunAt, t.ID})
-	case StatusRunning:
+	case t.Status == StatusRunning:
+		s.running[t.Queue]++
 		s.leases.ReplaceOrInsert(timedKey{t.LeaseExpiresAt, t.ID})
 		ids := s.byWorker[t.WorkerID]
 		if ids == nil {
@@ -103,12 +140,22 @@ func (s *state) index(t *Task) {
 
 func (s *state) unindex(t *Task) {
 	s.counts[t.Queue][t.Status]--
-	switch t.Status {
-	case StatusPending:
+	if t.Status.Terminal() {
+		s.finished.Delete(timedKey{t.FinishedAt, t.ID})
+	} else if t.PinnedWorker != "" {
+		setDel(s.pinned, t.PinnedWorker, t.ID)
+	}
+	switch {
+	case t.isParent():
+	case t.Status == StatusPending:
 		s.readyQueue(t.Queue).Delete(readyKey{t.Priority, t.ID})
-	case StatusScheduled:
+	case t.Status == StatusScheduled:
 		s.scheduled.Delete(timedKey{t.RunAt, t.ID})
-	case StatusRunning:
+	case t.Status == StatusRunning:
+		s.running[t.Queue]--
+		if s.running[t.Queue] == 0 {
+			delete(s.running, t.Queue)
+		}
 		s.leases.Delete(timedKey{t.LeaseExpiresAt, t.ID})
 		if ids := s.byWorker[t.WorkerID]; ids != nil {
 			delete(ids, t.ID)
@@ -132,6 +179,34 @@ func (s *state) readyQueue(queue string) *btree.BTreeG[readyKey] {
 func (s *state) runningOf(workerID string) []int64 {
 	ids := make([]int64, 0, len(s.byWorker[workerID]))
 	for id := range s.byWorker[workerID] {
+		ids = append(ids, id)
+	}
+	sortIDs(ids)
+	return ids
+}
+
+func setAdd(m map[string]map[int64]struct{}, k string, id int64) {
+	ids := m[k]
+	if ids == nil {
+		ids = make(map[int64]struct{})
+		m[k] = ids
+	}
+	ids[id] = struct{}{}
+}
+
+func setDel(m map[string]map[int64]struct{}, k string, id int64) {
+	if ids := m[k]; ids != nil {
+		delete(ids, id)
+		if len(ids) == 0 {
+			delete(m, k)
+		}
+	}
+}
+
+// idsOf lists the ids of a set in id order.
+func idsOf(set map[int64]struct{}) []int64 {
+	ids := make([]int64, 0, len(set))
+	for id := range set {
 		ids = append(ids, id)
 	}
 	sortIDs(ids)

@@ -54,7 +54,28 @@ type Task struct {
 	CreatedAt       time.Time         `json:"created_at"`
 	UpdatedAt       time.Time         `json:"updated_at"`
 	FinishedAt      time.Time         `json:"finished_at"`
+
+	// Retry backoff of this task; zero takes the leader's defaults.
+	RetryBase time.Duration `json:"retry_base,omitempty"`
+	RetryMax  time.Duration `json:"retry_max,omitempty"`
+	// AffinityKey sends tasks with the same key to the same live worker
+	// under the affinity dispatch policy.
+	AffinityKey string `json:"affinity_key,omitempty"`
+	// Broadcast marks a parent task: it runs nowhere itself, its Children
+	// (one per eligible worker, pinned to it) do. It is running while any
+	// child is, then ends completed, failed or canceled with them.
+	Broadcast bool    `json:"broadcast,omitempty"`
+	Children  []int64 `json:"children,omitempty"`
+	// ParentID and PinnedWorker mark a broadcast child.
+	ParentID     int64  `json:"parent_id,omitempty"`
+	PinnedWorker string `json:"pinned_worker,omitempty"`
+	// ScheduleID and ScheduleTick name the schedule tick that created the task.
+	ScheduleID   string    `json:"schedule_id,omitempty"`
+	ScheduleTick time.Time `json:"schedule_tick,omitzero"`
 }
+
+// isParent reports whether t is a broadcast parent, which is never leased.
+func (t *Task) isParent() bool { return t.Broadcast }
 
 // clone returns a shallow copy; Labels, Payload and Result are never
 // mutated in place, so sharing them is safe.

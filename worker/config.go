@@ -41,6 +41,17 @@ type Config struct {
 	Queues []string
 	// EnableShell lets the built-in shell executor run commands.
 	EnableShell bool
+	// ShellAllow, when not empty, lists the only commands the shell
+	// executor runs: a task's command[0] must equal one entry exactly
+	// ("/usr/bin/rsync" or "rsync").
+	ShellAllow []string
+	// ShellDir is the working directory of shell commands (default: the
+	// worker's). A task's "dir" may only name a directory inside it.
+	ShellDir string
+	// ShellEnv is the whole environment of shell commands, "K=V" entries;
+	// nil means only the worker's PATH. The worker's own environment
+	// (which may hold its token) is never passed on.
+	ShellEnv []string
 	// PollWait is the long-poll wait.
 	PollWait time.Duration
 	// HeartbeatInterval is used until the cluster answers with its own.
@@ -48,6 +59,9 @@ type Config struct {
 	// ShutdownTimeout bounds how long Run waits for running tasks once its
 	// context ends; then they are canceled and reported as failed (retry).
 	ShutdownTimeout time.Duration
+	// LeaveOnShutdown removes the worker from the cluster when Run ends
+	// after all its results were delivered (drain, then leave).
+	LeaveOnShutdown bool
 	// Logger defaults to a null logger.
 	Logger hclog.Logger
 	// Client overrides the API client built from Masters (tests, custom

@@ -16,6 +16,10 @@ import (
 // and frees the slot. The goroutine of such a handler is abandoned.
 const handlerGrace = time.Second
 
+// MaxResultSize is the largest result the cluster accepts; a larger one
+// fails the attempt (not retried).
+const MaxResultSize = 64 << 10
+
 // execute runs one attempt under the task's timeout and queues its result.
 func (w *Worker) execute(ctx context.Context, r *run) {
 	defer w.tasks.Done()
@@ -23,8 +27,10 @@ func (w *Worker) execute(ctx context.Context, r *run) {
 	if timeout <= 0 {
 		timeout = DefaultTaskTimeout
 	}
-	ctx, cancel := context.WithTimeoutCause(ctx, timeout, errTimeout)
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	r.deadline = time.AfterFunc(timeout, func() { cancel(errTimeout) })
+	defer r.deadline.Stop()
 	ctx = context.WithValue(ctx, runKey{}, r)
 
 	log := w.log.With("task-id", r.task.ID, "task-name", r.task.Name, "attempt", r.task.Attempt)
@@ -35,9 +41,12 @@ func (w *Worker) execute(ctx context.Context, r *run) {
 
 	var res results
 	if err == nil {
-		if len(result) > 0 && !json.Valid(result) {
+		switch {
+		case len(result) > 0 && !json.Valid(result):
 			err = NoRetry(errors.New("handler returned a result that is not valid JSON"))
-		} else {
+		case len(result) > MaxResultSize:
+			err = NoRetry(fmt.Errorf("result of %d bytes exceeds the %d-byte limit", len(result), MaxResultSize))
+		default:
 			res.completed = []client.Completion{{ID: r.task.ID, Attempt: r.task.Attempt, Result: result}}
 		}
 	}

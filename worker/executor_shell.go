@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,7 +22,8 @@ var errShellDisabled = errors.New("shell executor is disabled on this worker")
 
 type shellPayload struct {
 	Command []string `json:"command"`
-	Dir     string   `json:"dir,omitempty"`
+	// Dir is relative to the worker's ShellDir and must stay inside it.
+	Dir string `json:"dir,omitempty"`
 }
 
 type shellResult struct {
@@ -41,13 +45,21 @@ func (w *Worker) shellExecutor(ctx context.Context, t client.Task) (json.RawMess
 	if len(p.Command) == 0 || p.Command[0] == "" {
 		return nil, NoRetry(errors.New("empty command"))
 	}
+	if !w.shellAllowed(p.Command[0]) {
+		return nil, NoRetry(fmt.Errorf("command %q is not in this worker's shell allow-list", p.Command[0]))
+	}
+	dir, err := w.shellDir(p.Dir)
+	if err != nil {
+		return nil, NoRetry(err)
+	}
 	var stdout, stderr capped
 	cmd := exec.CommandContext(ctx, p.Command[0], p.Command[1:]...)
-	cmd.Dir = p.Dir
+	cmd.Dir = dir
+	cmd.Env = w.shellEnv()
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	// Children that keep the pipes open must not hold the task past its end.
 	cmd.WaitDelay = time.Second
-	err := cmd.Run()
+	err = cmd.Run()
 	res := shellResult{ExitCode: cmd.ProcessState.ExitCode(), Stdout: stdout.String(), Stderr: stderr.String()}
 	var exitErr *exec.ExitError
 	switch {
@@ -67,4 +79,37 @@ func tail(s string, n int) string {
 		return s
 	}
 	return "..." + s[len(s)-n:]
+}
+
+// shellAllowed applies Config.ShellAllow.
+func (w *Worker) shellAllowed(command string) bool {
+	if len(w.cfg.ShellAllow) == 0 {
+		return true
+	}
+	return slices.Contains(w.cfg.ShellAllow, command)
+}
+
+// shellDir resolves a task's dir inside the worker's ShellDir: a task
+// cannot choose where on the worker it runs beyond what the worker allows.
+func (w *Worker) shellDir(taskDir string) (string, error) {
+	if taskDir == "" {
+		return w.cfg.ShellDir, nil
+	}
+	if !filepath.IsLocal(taskDir) {
+		return "", fmt.Errorf("dir %q must be a relative path inside the worker's shell directory", taskDir)
+	}
+	base := w.cfg.ShellDir
+	if base == "" {
+		base = "."
+	}
+	return filepath.Join(base, taskDir), nil
+}
+
+// shellEnv is the environment of shell commands: the worker's config,
+// never the worker's own environment.
+func (w *Worker) shellEnv() []string {
+	if w.cfg.ShellEnv != nil {
+		return slices.Clone(w.cfg.ShellEnv)
+	}
+	return []string{"PATH=" + os.Getenv("PATH")}
 }

@@ -50,3 +50,38 @@ func SetProgress(ctx context.Context, fraction float64) {
 	fraction = math.Max(0, math.Min(1, fraction))
 	r.progress.Store(math.Float64bits(fraction))
 }
+
+// SetProgressMessage records progress with a short message (at most 256
+// bytes; longer ones are cut); the next heartbeat carries both.
+func SetProgressMessage(ctx context.Context, fraction float64, message string) {
+	r, ok := ctx.Value(runKey{}).(*run)
+	if !ok {
+		return
+	}
+	SetProgress(ctx, fraction)
+	if len(message) > 256 {
+		message = message[:256]
+	}
+	r.message.Store(&message)
+}
+
+// ExtendLease renews the lease of the task whose handler received ctx for
+// another task timeout from now: the worker moves its own deadline and the
+// next heartbeat asks the leader to move the lease. A long task calls it
+// well within each timeout. It reports false when the deadline has already
+// passed (or ctx is not a task's).
+func ExtendLease(ctx context.Context) bool {
+	r, ok := ctx.Value(runKey{}).(*run)
+	if !ok || r.deadline == nil {
+		return false
+	}
+	timeout := r.task.TimeoutDuration()
+	if timeout <= 0 {
+		timeout = DefaultTaskTimeout
+	}
+	if !r.deadline.Reset(timeout) {
+		return false
+	}
+	r.extend.Store(true)
+	return true
+}

@@ -72,6 +72,15 @@ func (w *Worker) heartbeatRequest(ctx context.Context) client.HeartbeatRequest {
 			}
 			req.Progress[strconv.FormatInt(id, 10)] = p
 		}
+		if m := r.message.Load(); m != nil {
+			if req.ProgressMessage == nil {
+				req.ProgressMessage = make(map[string]string)
+			}
+			req.ProgressMessage[strconv.FormatInt(id, 10)] = *m
+		}
+		if r.extend.CompareAndSwap(true, false) {
+			req.Extend = append(req.Extend, id)
+		}
 	}
 	w.mu.Unlock()
 	req.CPU, req.Memory = sampleLoad(ctx)

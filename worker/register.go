@@ -17,6 +17,9 @@ func (w *Worker) register(ctx context.Context) error {
 		Address:  w.cfg.Address,
 		Labels:   w.cfg.Labels,
 		Capacity: w.cfg.Capacity,
+		// The tasks still running here: the leader keeps their leases if
+		// they are still valid and requeues the rest.
+		Running: w.runningIDs(),
 	}
 	var bo backoff
 	for {
@@ -33,4 +36,15 @@ func (w *Worker) register(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// runningIDs lists the tasks this worker runs now (never nil).
+func (w *Worker) runningIDs() []int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	ids := make([]int64, 0, len(w.running))
+	for id := range w.running {
+		ids = append(ids, id)
+	}
+	return ids
 }

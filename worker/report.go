@@ -143,18 +143,35 @@ func (w *Worker) logRefused(id int64, attempt int, code string, err error) {
 	w.log.Warn("result refused", "task-id", id, "attempt", attempt, "code", code, "error", err)
 }
 
-// flush sends every pending result once, as the worker stops.
-func (w *Worker) flush(ctx context.Context) {
+// flush sends every pending result once, as the worker stops. It reports
+// whether all of them reached the leader.
+func (w *Worker) flush(ctx context.Context) bool {
 	w.mu.Lock()
 	batch := w.results.take()
 	w.mu.Unlock()
 	if batch.empty() {
-		return
+		return true
 	}
 	if !w.send(ctx, batch) {
 		w.mu.Lock()
 		lost := w.results.take()
 		w.mu.Unlock()
 		w.log.Warn("results not delivered before shutdown; their leases will expire", "count", lost.len())
+		return false
 	}
+	return true
+}
+
+// leave removes the worker from the cluster once it runs nothing (drain,
+// then leave). Best effort: a worker that cannot leave is marked down
+// after the heartbeat TTL.
+func (w *Worker) leave(ctx context.Context) {
+	if !w.cfg.LeaveOnShutdown {
+		return
+	}
+	if err := w.client.Leave(ctx, w.cfg.ID); err != nil {
+		w.log.Debug("could not leave the cluster", "error", err)
+		return
+	}
+	w.log.Info("left the cluster")
 }

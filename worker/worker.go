@@ -61,6 +61,11 @@ type run struct {
 	task     client.Task
 	cancel   context.CancelCauseFunc
 	progress atomic.Uint64 // math.Float64bits of a fraction
+	message  atomic.Pointer[string]
+	// deadline kills the handler at the task's timeout; ExtendLease resets
+	// it and sets extend, which the next heartbeat carries to the leader.
+	deadline *time.Timer
+	extend   atomic.Bool
 }
 
 // New checks cfg and returns a worker with the built-in executors
@@ -151,7 +156,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	stopReports()
 	reporter.Wait()
 	flushCtx, cancel := context.WithTimeout(life, 5*time.Second)
-	w.flush(flushCtx)
+	if w.flush(flushCtx) {
+		w.leave(flushCtx)
+	}
 	cancel()
 
 	stopLife()

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"crypto/tls"
 	"net/http"
 	"strings"
 	"sync"
@@ -27,6 +28,8 @@ type Client struct {
 	minBackoff  time.Duration
 	maxBackoff  time.Duration
 	logger      hclog.Logger
+	token       string      // bearer token sent with every request, "" for none
+	tlsConfig   *tls.Config // set: bare "host:port" masters mean https
 
 	mu     sync.Mutex
 	cur    int    // index in masters of the preferred master
@@ -68,6 +71,26 @@ func WithBackoff(minimum, maximum time.Duration) Option {
 	return func(c *Client) { c.minBackoff, c.maxBackoff = minimum, maximum }
 }
 
+// DefaultOptions are applied by New before its own options. A program's
+// main sets them once, before it creates clients, so that every client it
+// makes carries the same token and TLS settings (the shepherd CLI sets
+// them from --token/--tls-ca or SHEPHERD_TOKEN/SHEPHERD_TLS_CA). They are
+// not synchronized: do not change them while clients are being created.
+var DefaultOptions []Option
+
+// WithToken sends token as "Authorization: Bearer <token>" with every
+// request (needed once the cluster has tokens; see API.md "Security").
+func WithToken(token string) Option {
+	return func(c *Client) { c.token = token }
+}
+
+// WithTLSConfig verifies the masters with cfg (set RootCAs to the cluster
+// CA) and makes bare "host:port" masters https. It applies to the
+// client's own transport or, with WithHTTPClient, to an *http.Transport.
+func WithTLSConfig(cfg *tls.Config) Option {
+	return func(c *Client) { c.tlsConfig = cfg }
+}
+
 // WithLogger sets the logger (default: a null logger).
 func WithLogger(l hclog.Logger) Option {
 	return func(c *Client) { c.logger = l }
@@ -83,16 +106,26 @@ func New(masters []string, opts ...Option) *Client {
 		maxBackoff:  defaultMaxBackoff,
 		logger:      hclog.NewNullLogger(),
 	}
-	for _, m := range masters {
-		if m = strings.TrimSpace(m); m != "" {
-			c.masters = append(c.masters, normalize(m))
-		}
+	for _, o := range DefaultOptions {
+		o(c)
 	}
 	for _, o := range opts {
 		o(c)
 	}
+	for _, m := range masters {
+		if m = strings.TrimSpace(m); m != "" {
+			c.masters = append(c.masters, c.normalize(m))
+		}
+	}
 	if c.http == nil {
 		c.http = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	}
+	if c.tlsConfig != nil {
+		if t, ok := c.http.Transport.(*http.Transport); ok {
+			t = t.Clone()
+			t.TLSClientConfig = c.tlsConfig.Clone()
+			c.http.Transport = t
+		}
 	}
 	c.http.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	if c.maxBackoff < c.minBackoff {
@@ -114,7 +147,17 @@ func (c *Client) Leader() string {
 // Close releases idle connections. The client stays usable.
 func (c *Client) Close() { c.http.CloseIdleConnections() }
 
-// normalize turns "host:port" into "http://host:port" and drops a trailing slash.
+// normalize turns "host:port" into "http://host:port" (https with
+// WithTLSConfig) and drops a trailing slash.
+func (c *Client) normalize(addr string) string {
+	if c.tlsConfig != nil && !strings.Contains(addr, "://") {
+		addr = "https://" + addr
+	}
+	return normalize(addr)
+}
+
+// normalize turns "host:port" into "http://host:port" and drops a trailing
+// slash.
 func normalize(addr string) string {
 	if !strings.Contains(addr, "://") {
 		addr = "http://" + addr

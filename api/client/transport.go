@@ -51,7 +51,7 @@ func (c *Client) do(ctx context.Context, cl call, out any) (int, error) {
 
 func (c *Client) doRetry(ctx context.Context, cl call, out any) (int, error) {
 	if cl.addr != "" {
-		return c.follow(ctx, normalize(cl.addr), cl, out)
+		return c.follow(ctx, c.normalize(cl.addr), cl, out)
 	}
 	if len(c.masters) == 0 {
 		return 0, errors.New("no masters configured")
@@ -145,6 +145,9 @@ func (c *Client) send(ctx context.Context, u string, cl call, out any) (int, str
 		return 0, "", err
 	}
 	req.Header.Set("Accept", "application/json")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 	if cl.body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

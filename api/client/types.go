@@ -29,6 +29,16 @@ type Task struct {
 	IdempotencyKey  string            `json:"idempotency_key"`
 	CreatedAt       time.Time         `json:"created_at"`
 	UpdatedAt       time.Time         `json:"updated_at"`
+	// Task semantics extensions (types_ext.go).
+	FinishedAt   *time.Time    `json:"finished_at,omitempty"`
+	RetryBackoff *RetryBackoff `json:"retry_backoff,omitempty"`
+	AffinityKey  string        `json:"affinity_key,omitempty"`
+	Broadcast    bool          `json:"broadcast,omitempty"`
+	Children     []int64       `json:"children,omitempty"`
+	ParentID     int64         `json:"parent_id,omitempty"`
+	PinnedWorker string        `json:"pinned_worker,omitempty"`
+	ScheduleID   string        `json:"schedule_id,omitempty"`
+	ScheduleTick *time.Time    `json:"schedule_tick,omitempty"`
 }
 
 // TimeoutDuration parses Timeout; zero when it is empty or malformed.
@@ -50,6 +60,9 @@ type SubmitRequest struct {
 	RunAt          *time.Time        `json:"run_at,omitempty"`
 	Delay          string            `json:"delay,omitempty"`
 	IdempotencyKey string            `json:"idempotency_key,omitempty"`
+	RetryBackoff   *RetryBackoff     `json:"retry_backoff,omitempty"`
+	AffinityKey    string            `json:"affinity_key,omitempty"`
+	Broadcast      bool              `json:"broadcast,omitempty"`
 }
 
 // BatchSubmitRequest is the body of POST /v1/tasks/batch.
@@ -88,6 +101,10 @@ type RegisterRequest struct {
 	Address  string            `json:"address,omitempty"`
 	Labels   map[string]string `json:"labels,omitempty"`
 	Capacity int               `json:"capacity,omitempty"`
+	// Running lists the tasks a re-registering worker still runs: it keeps
+	// those whose leases are still valid, the rest are requeued. Absent or
+	// null: not reported, nothing is taken back.
+	Running []int64 `json:"running"`
 }
 
 // HeartbeatRequest is the body of POST /v1/workers/{id}/heartbeat.
@@ -97,6 +114,10 @@ type HeartbeatRequest struct {
 	Memory   float64            `json:"memory"`
 	Running  []int64            `json:"running"`
 	Progress map[string]float64 `json:"progress,omitempty"`
+	// ProgressMessage maps a task id to a short message (at most 256 bytes).
+	ProgressMessage map[string]string `json:"progress_message,omitempty"`
+	// Extend lists running tasks whose leases to renew for their timeout.
+	Extend []int64 `json:"extend,omitempty"`
 }
 
 // HeartbeatResponse tells the worker which tasks to stop and how often to beat.
@@ -192,6 +213,8 @@ type JoinRequest struct {
 	ID       string `json:"id"`
 	RaftAddr string `json:"raft_addr"`
 	HTTPAddr string `json:"http_addr"`
+	// Suffrage is "voter" (the default) or "nonvoter" (a read replica).
+	Suffrage string `json:"suffrage,omitempty"`
 }
 
 // ErrorBody is the error shape of every non-2xx answer.

@@ -16,6 +16,7 @@ import (
 
 func clientFlags(name string, stderr io.Writer) (*flag.FlagSet, *string) {
 	fs := flagSet(name, stderr)
+	addClientSecurityFlags(fs)
 	return fs, fs.String("masters", defaultMasters(), "comma-separated master HTTP addresses")
 }
 
@@ -37,7 +38,11 @@ func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.StringVar(&req.Timeout, "timeout", "", "lease length, e.g. 30s (default 5m)")
 	fs.StringVar(&req.Delay, "delay", "", "run after this duration")
 	fs.StringVar(&req.IdempotencyKey, "idempotency-key", "", "a key that makes resubmission safe")
+	extras := addSemanticsFlags(fs, &req)
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := extras.finish(&req); err != nil {
 		return err
 	}
 	if *payload != "" {
@@ -50,7 +55,7 @@ func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if req.Labels, err = parseLabels(*labels); err != nil {
 		return err
 	}
-	c := client.New(splitList(*masters))
+	c := cliClient(*masters)
 	task, _, err := c.Submit(ctx, req)
 	if err != nil {
 		return err
@@ -67,6 +72,8 @@ func runTasks(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return runTasksList(ctx, args[1:], stdout, stderr)
 	case "get":
 		return runTasksGet(ctx, args[1:], stdout, stderr)
+	case "retry", "cancel":
+		return runTaskAction(ctx, args[0], args[1:], stdout, stderr)
 	}
 	return fmt.Errorf("unknown tasks command %q (want list or get)", args[0])
 }
@@ -84,7 +91,7 @@ func runTasksList(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	list, err := client.New(splitList(*masters)).ListTasks(ctx, opts)
+	list, err := cliClient(*masters).ListTasks(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -115,34 +122,9 @@ func runTasksGet(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return fmt.Errorf("task id %q is not a number", fs.Arg(0))
 	}
-	task, err := client.New(splitList(*masters)).GetTask(ctx, id)
+	task, err := cliClient(*masters).GetTask(ctx, id)
 	if err != nil {
 		return err
 	}
 	return printJSON(stdout, task)
-}
-
-func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "status" {
-		return errors.New("usage: shepherd cluster status [--masters ...] [--json]")
-	}
-	fs, masters := clientFlags("cluster status", stderr)
-	asJSON := fs.Bool("json", false, "print JSON")
-	if err := parse(fs, args[1:]); err != nil {
-		return err
-	}
-	st, err := client.New(splitList(*masters)).ClusterStatus(ctx)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		return printJSON(stdout, st)
-	}
-	fmt.Fprintf(stdout, "term %d, commit index %d, applied index %d\n", st.Term, st.CommitIndex, st.AppliedIndex)
-	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTATE\tSUFFRAGE\tHTTP\tRAFT")
-	for _, s := range st.Servers {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.ID, s.State, s.Suffrage, s.HTTPAddr, s.RaftAddr)
-	}
-	return tw.Flush()
 }

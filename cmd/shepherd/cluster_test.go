@@ -71,7 +71,9 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-func newLocalCluster(t *testing.T, size int) *localCluster {
+// newLocalCluster starts size masters; each tune (if any) adjusts every
+// master's configuration first.
+func newLocalCluster(t *testing.T, size int, tune ...func(*masterConfig)) *localCluster {
 	c := &localCluster{t: t, events: &eventLog{completed: map[int64]map[uint64]bool{}}}
 	for range size {
 		c.https = append(c.https, freeAddr(t))
@@ -86,6 +88,9 @@ func newLocalCluster(t *testing.T, size int) *localCluster {
 		cfg := masterConfig{Cluster: cc, API: ac, LogLevel: "warn"}
 		if i == 0 {
 			cfg.Observers = []fsm.Observer{c.events}
+		}
+		for _, f := range tune {
+			f(&cfg)
 		}
 		c.cfgs = append(c.cfgs, cfg)
 	}

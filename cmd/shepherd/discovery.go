@@ -13,8 +13,9 @@ import (
 // httpDiscovery lets masters find each other over their HTTP APIs.
 type httpDiscovery struct{ c *client.Client }
 
-func newHTTPDiscovery(logger hclog.Logger) httpDiscovery {
-	return httpDiscovery{c: client.New(nil, client.WithTimeout(5*time.Second), client.WithRetryBudget(0), client.WithLogger(logger))}
+func newHTTPDiscovery(logger hclog.Logger, opts ...client.Option) httpDiscovery {
+	opts = append([]client.Option{client.WithTimeout(5 * time.Second), client.WithRetryBudget(0), client.WithLogger(logger)}, opts...)
+	return httpDiscovery{c: client.New(nil, opts...)}
 }
 
 func (d httpDiscovery) NodeInfo(ctx context.Context, addr string) (cluster.NodeInfo, error) {
@@ -27,5 +28,9 @@ func (d httpDiscovery) NodeInfo(ctx context.Context, addr string) (cluster.NodeI
 }
 
 func (d httpDiscovery) Join(ctx context.Context, addr string, self cluster.NodeInfo) error {
-	return d.c.Join(ctx, addr, client.JoinRequest{ID: self.ID, RaftAddr: self.RaftAddr, HTTPAddr: self.HTTPAddr})
+	req := client.JoinRequest{ID: self.ID, RaftAddr: self.RaftAddr, HTTPAddr: self.HTTPAddr}
+	if self.NonVoter {
+		req.Suffrage = "nonvoter"
+	}
+	return d.c.Join(ctx, addr, req)
 }

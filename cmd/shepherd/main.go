@@ -19,13 +19,28 @@ Servers:
   master     run a master (Raft peer and HTTP API)
   worker     run a worker that polls the masters and runs tasks
   dev        run 3 masters and 2 workers on loopback (data in ./data/dev)
+  tls        create a cluster CA and server/worker/client certificates (see 'shepherd tls')
+  recover    rewrite a stopped master's Raft peers (--data DIR --peers peers.json)
 
 Clients (all take --masters a,b,c; default $SHEPHERD_MASTERS or 127.0.0.1:7101):
   submit         submit a task
   tasks list     list tasks
   tasks get ID   show one task
-  cluster status show the masters and the leader
+  tasks retry|cancel ID
+                 retry a failed task, cancel a task
+  schedules list|get|create|delete
+                 recurring tasks (cron)
+  queues list|pause|resume|limit
+                 queue settings and counts
+  cluster status|join|remove|transfer
+                 show or change the masters (see 'shepherd cluster')
+  backup -o FILE take a consistent backup from the leader
+  restore FILE   replace the cluster's state with a backup, through Raft
+  tokens create|list|revoke
+                 API tokens with scopes (needs an admin token)
+  watch          live view of the cluster, workers, counts and events (follows failover)
   bench          measure end-to-end throughput and latency (--local or --masters)
+  chaos          run a workload under injected faults and check the history (--local or --masters)
 
 Run 'shepherd <command> -h' for the flags of a command.
 `
@@ -60,10 +75,28 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runSubmit(ctx, rest, stdout, stderr)
 	case "tasks":
 		return runTasks(ctx, rest, stdout, stderr)
+	case "schedules":
+		return runSchedules(ctx, rest, stdout, stderr)
+	case "queues":
+		return runQueues(ctx, rest, stdout, stderr)
 	case "cluster":
 		return runCluster(ctx, rest, stdout, stderr)
+	case "backup":
+		return runBackup(ctx, rest, stdout, stderr)
+	case "restore":
+		return runRestore(ctx, rest, stdout, stderr)
+	case "recover":
+		return runRecover(ctx, rest, stdout, stderr)
+	case "tls":
+		return runTLS(ctx, rest, stdout, stderr)
+	case "tokens":
+		return runTokens(ctx, rest, stdout, stderr)
+	case "watch":
+		return runWatch(ctx, rest, stdout, stderr)
 	case "bench":
 		return runBench(ctx, rest, stdout, stderr)
+	case "chaos":
+		return runChaos(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

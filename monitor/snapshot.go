@@ -1,0 +1,59 @@
+package monitor
+
+import (
+	"time"
+
+	"github.com/shepherd/shepherd/api/client"
+)
+
+// snapshotEvent is the state.snapshot message: the replica's state as of
+// applied index Index. Live events after it have index > Index.
+type snapshotEvent struct {
+	Index   uint64                    `json:"index"`
+	Type    string                    `json:"type"`
+	Time    time.Time                 `json:"time"`
+	Node    string                    `json:"node"`
+	Counts  map[string]map[string]int `json:"counts"`
+	Workers []client.Worker           `json:"workers"`
+	Cluster *client.ClusterStatus     `json:"cluster"`
+}
+
+// resetEvent is the stream.reset message: events after Since are no longer
+// all held; a state.snapshot follows.
+type resetEvent struct {
+	Type   string    `json:"type"`
+	Time   time.Time `json:"time"`
+	Node   string    `json:"node"`
+	Since  uint64    `json:"since"`
+	Oldest uint64    `json:"oldest"`
+	Reason string    `json:"reason"`
+}
+
+// snapshot encodes a state.snapshot and returns the index it reflects.
+// Counts and workers are read between two reads of the applied index and
+// retried if an entry was applied in between, so they match that index.
+func (h *Hub) snapshot() ([]byte, uint64) {
+	ev := snapshotEvent{Type: "state.snapshot", Time: time.Now().UTC(), Node: h.node}
+	for range 5 {
+		before := h.state.AppliedIndex()
+		counts := h.state.Counts()
+		workers := h.state.Workers()
+		after := h.state.AppliedIndex()
+		// Unstable after the last try: claim the earlier index, so the
+		// client sees some events twice rather than misses one.
+		ev.Index, ev.Counts, ev.Workers = before, toCounts(counts), toWorkers(workers)
+		if after == before {
+			break
+		}
+	}
+	if ns := h.status.Load(); ns != nil {
+		cs := toClusterStatus(ns.status)
+		ev.Cluster = &cs
+	}
+	return mustJSON(ev), ev.Index
+}
+
+func (h *Hub) resetMessage(since, oldest uint64) []byte {
+	return mustJSON(resetEvent{Type: "stream.reset", Time: time.Now().UTC(), Node: h.node, Since: since,
+		Oldest: oldest, Reason: "events after since are no longer held; a state.snapshot follows"})
+}
