@@ -184,7 +184,7 @@ function renderLag(r) {
   let lag = r.lag || 0;
   if (S.leaderCommit > S.applied) lag = Math.max(lag, S.leaderCommit - S.applied);
   let s = lag + " entries";
-  if (r.last_contact) s += ", leader contact " + r.last_contact;
+  if (r.state !== "leader" && r.last_contact) s += " (leader contact " + r.last_contact + " ago)";
   $("#lag").textContent = s;
 }
 
@@ -318,6 +318,8 @@ function fillMaster(id, st) {
   const tr = document.querySelector('#cluster tr[data-master="' + CSS.escape(id) + '"]');
   if (!tr) return;
   const td = tr.children;
+  tr.classList.toggle("down", !st);
+  if (!st) td[2].textContent = "unreachable";
   td[3].textContent = st ? st.term : "?";
   td[4].textContent = st ? st.commit_index : "?";
   td[5].textContent = st ? st.applied_index : "?";
