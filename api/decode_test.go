@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/shepherd/shepherd/api/wire"
 )
 
 func TestBodyOverLimitIs413(t *testing.T) {
@@ -52,8 +54,8 @@ func TestFormatDuration(t *testing.T) {
 	for in, want := range map[string]string{"5m": "5m", "30s": "30s", "1h": "1h", "1h30m": "1h30m",
 		"90s": "1m30s", "1.5s": "1.5s", "24h": "24h", "0s": "0s", "250ms": "250ms"} {
 		d, _ := parseDur(in)
-		if got := formatDuration(d); got != want {
-			t.Errorf("formatDuration(%s) = %q, want %q", in, got, want)
+		if got := wire.Duration(d); got != want {
+			t.Errorf("wire.Duration(%s) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/shepherd/shepherd/api/client"
+	"github.com/shepherd/shepherd/api/wire"
 	"github.com/shepherd/shepherd/cluster"
 )
 
@@ -123,16 +124,16 @@ func toFault(f Fault) client.Fault {
 			Peers: f.Peers, Direction: string(f.Direction), Action: string(f.Action), Probability: f.Probability,
 		},
 		CreatedAt: f.CreatedAt.UTC(),
-		ExpiresAt: timePtr(f.ExpiresAt),
+		ExpiresAt: wire.TimePtr(f.ExpiresAt),
 	}
 	if f.Delay > 0 {
-		out.Delay = formatDuration(f.Delay)
+		out.Delay = wire.Duration(f.Delay)
 	}
 	if f.Jitter > 0 {
-		out.Jitter = formatDuration(f.Jitter)
+		out.Jitter = wire.Duration(f.Jitter)
 	}
 	if f.Duration > 0 {
-		out.Duration = formatDuration(f.Duration)
+		out.Duration = wire.Duration(f.Duration)
 	}
 	return out
 }

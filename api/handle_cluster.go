@@ -7,11 +7,12 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/shepherd/shepherd/api/client"
+	"github.com/shepherd/shepherd/api/wire"
 )
 
 // handleClusterStatus is GET /v1/cluster, answered by any master.
 func (s *Server) handleClusterStatus(c echo.Context) error {
-	return c.JSON(http.StatusOK, toClusterStatus(s.b.Status()))
+	return c.JSON(http.StatusOK, wire.ClusterStatus(s.b.Status()))
 }
 
 // handleSelf is GET /v1/cluster/self: this master, for discovery at

@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/shepherd/shepherd/api/client"
+	"github.com/shepherd/shepherd/api/wire"
 	"github.com/shepherd/shepherd/cluster"
 	"github.com/shepherd/shepherd/fsm"
 )
@@ -47,7 +48,7 @@ func (s *Server) handleRetry(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, toTask(t))
+	return c.JSON(http.StatusOK, wire.Task(t))
 }
 
 // handlePutSchedule is POST /v1/schedules: 201 for a new schedule, 200 for
@@ -222,10 +223,10 @@ func toSchedule(sc fsm.Schedule) client.Schedule {
 	out := client.Schedule{
 		ID: sc.ID, Cron: sc.Cron, TimeZone: sc.TimeZone, Task: toSubmitRequest(sc.Task),
 		Overlap: sc.Overlap, Misfire: sc.Misfire, CreatedAt: sc.CreatedAt.UTC(), UpdatedAt: sc.UpdatedAt.UTC(),
-		LastTick: timePtr(sc.LastTick), LastTaskID: sc.LastTaskID, Fired: sc.Fired, Skipped: sc.Skipped,
+		LastTick: wire.TimePtr(sc.LastTick), LastTaskID: sc.LastTaskID, Fired: sc.Fired, Skipped: sc.Skipped,
 	}
 	if next, err := cluster.NextTick(sc); err == nil {
-		out.NextTick = timePtr(next)
+		out.NextTick = wire.TimePtr(next)
 	}
 	return out
 }
@@ -233,23 +234,9 @@ func toSchedule(sc fsm.Schedule) client.Schedule {
 func toSubmitRequest(sp fsm.TaskSpec) client.SubmitRequest {
 	return client.SubmitRequest{
 		Name: sp.Name, Queue: sp.Queue, Description: sp.Description, Payload: sp.Payload, Priority: sp.Priority,
-		Labels: sp.Labels, MaxAttempts: sp.MaxAttempts, Timeout: formatDuration(sp.Timeout),
-		RetryBackoff: toBackoff(sp.RetryBase, sp.RetryMax), AffinityKey: sp.AffinityKey, Broadcast: sp.Broadcast,
+		Labels: sp.Labels, MaxAttempts: sp.MaxAttempts, Timeout: wire.Duration(sp.Timeout),
+		RetryBackoff: wire.Backoff(sp.RetryBase, sp.RetryMax), AffinityKey: sp.AffinityKey, Broadcast: sp.Broadcast,
 	}
-}
-
-func toBackoff(base, max time.Duration) *client.RetryBackoff {
-	if base == 0 && max == 0 {
-		return nil
-	}
-	b := &client.RetryBackoff{}
-	if base > 0 {
-		b.Base = formatDuration(base)
-	}
-	if max > 0 {
-		b.Max = formatDuration(max)
-	}
-	return b
 }
 
 func toQueue(q fsm.QueueSettings, counts map[fsm.TaskStatus]int) client.Queue {

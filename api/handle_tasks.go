@@ -7,6 +7,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/shepherd/shepherd/api/client"
+	"github.com/shepherd/shepherd/api/wire"
 	"github.com/shepherd/shepherd/fsm"
 )
 
@@ -36,10 +37,10 @@ func (s *Server) handleSubmit(c echo.Context) error {
 		return errUnexpected("submit", 1, len(tasks))
 	}
 	if len(existing) > 0 && existing[0] {
-		return c.JSON(http.StatusOK, toTask(tasks[0]))
+		return c.JSON(http.StatusOK, wire.Task(tasks[0]))
 	}
 	c.Response().Header().Set(echo.HeaderLocation, "/v1/tasks/"+strconv.FormatInt(tasks[0].ID, 10))
-	return c.JSON(http.StatusCreated, toTask(tasks[0]))
+	return c.JSON(http.StatusCreated, wire.Task(tasks[0]))
 }
 
 // handleSubmitBatch is POST /v1/tasks/batch: all tasks or none.
@@ -59,7 +60,7 @@ func (s *Server) handleSubmitBatch(c echo.Context) error {
 	if len(tasks) != len(specs) {
 		return errUnexpected("batch submit", len(specs), len(tasks))
 	}
-	return c.JSON(http.StatusCreated, client.TaskList{Tasks: toTasks(tasks)})
+	return c.JSON(http.StatusCreated, client.TaskList{Tasks: wire.Tasks(tasks)})
 }
 
 // handleGetTask is GET /v1/tasks/:id.
@@ -72,7 +73,7 @@ func (s *Server) handleGetTask(c echo.Context) error {
 	if !ok {
 		return notFound("task %d not found", id)
 	}
-	return c.JSON(http.StatusOK, toTask(t))
+	return c.JSON(http.StatusOK, wire.Task(t))
 }
 
 // handleListTasks is GET /v1/tasks: one page in id order.
@@ -101,7 +102,7 @@ func (s *Server) handleListTasks(c echo.Context) error {
 		return badRequest("after must not be negative, not %d", after)
 	}
 	tasks, next := s.b.State().ListTasks(flt, after, int(min(limit, maxListLimit)))
-	return c.JSON(http.StatusOK, taskList{Tasks: toTasks(tasks), Next: next})
+	return c.JSON(http.StatusOK, taskList{Tasks: wire.Tasks(tasks), Next: next})
 }
 
 func validStatus(st fsm.TaskStatus) bool {
@@ -127,7 +128,7 @@ func (s *Server) handleCancel(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, toTask(t))
+	return c.JSON(http.StatusOK, wire.Task(t))
 }
 
 // handleComplete is POST /v1/tasks/:id/complete, fenced by attempt.
@@ -151,7 +152,7 @@ func (s *Server) handleComplete(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, toTask(t))
+	return c.JSON(http.StatusOK, wire.Task(t))
 }
 
 // handleFail is POST /v1/tasks/:id/fail, fenced by attempt.
@@ -175,7 +176,7 @@ func (s *Server) handleFail(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, toTask(t))
+	return c.JSON(http.StatusOK, wire.Task(t))
 }
 
 func checkWorkerReport(workerID string, attempt int) error {

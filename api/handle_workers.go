@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/shepherd/shepherd/api/client"
+	"github.com/shepherd/shepherd/api/wire"
 )
 
 // maxCapacity bounds a worker's declared concurrency.
@@ -39,12 +40,12 @@ func (s *Server) handleRegisterWorker(c echo.Context) error {
 		return err
 	}
 	_, running, _ := s.b.State().Worker(w.ID)
-	return c.JSON(http.StatusOK, toWorker(w, running))
+	return c.JSON(http.StatusOK, wire.Worker(w, running))
 }
 
 // handleListWorkers is GET /v1/workers.
 func (s *Server) handleListWorkers(c echo.Context) error {
-	return c.JSON(http.StatusOK, client.WorkerList{Workers: toWorkers(s.b.State().Workers())})
+	return c.JSON(http.StatusOK, client.WorkerList{Workers: wire.Workers(s.b.State().Workers())})
 }
 
 // handleGetWorker is GET /v1/workers/:id.
@@ -57,7 +58,7 @@ func (s *Server) handleGetWorker(c echo.Context) error {
 	if !ok {
 		return notFound("worker %q not found", id)
 	}
-	return c.JSON(http.StatusOK, toWorker(w, running))
+	return c.JSON(http.StatusOK, wire.Worker(w, running))
 }
 
 // handleHeartbeat is POST /v1/workers/:id/heartbeat.
@@ -96,7 +97,7 @@ func (s *Server) handleHeartbeat(c echo.Context) error {
 	if cancel == nil {
 		cancel = []int64{}
 	}
-	return c.JSON(http.StatusOK, client.HeartbeatResponse{Cancel: cancel, HeartbeatInterval: formatDuration(interval)})
+	return c.JSON(http.StatusOK, client.HeartbeatResponse{Cancel: cancel, HeartbeatInterval: wire.Duration(interval)})
 }
 
 // handlePoll is POST /v1/workers/:id/poll, a long-poll that also carries
@@ -125,7 +126,7 @@ func (s *Server) handlePoll(c echo.Context) error {
 		return err
 	}
 	rejected := append(toRejections(res.Rejected), tooLargeResults(req)...)
-	return c.JSON(http.StatusOK, client.PollResponse{Tasks: toTasks(res.Tasks), Rejected: rejected})
+	return c.JSON(http.StatusOK, client.PollResponse{Tasks: wire.Tasks(res.Tasks), Rejected: rejected})
 }
 
 // handleDrain is POST /v1/workers/:id/drain; its body is optional and empty.
@@ -143,5 +144,5 @@ func (s *Server) handleDrain(c echo.Context) error {
 		return err
 	}
 	_, running, _ := s.b.State().Worker(w.ID)
-	return c.JSON(http.StatusOK, toWorker(w, running))
+	return c.JSON(http.StatusOK, wire.Worker(w, running))
 }

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/shepherd/shepherd/api/client"
+	"github.com/shepherd/shepherd/api/wire"
 )
 
 // snapshotEvent is the state.snapshot message: the replica's state as of
@@ -41,13 +42,13 @@ func (h *Hub) snapshot() ([]byte, uint64) {
 		after := h.state.AppliedIndex()
 		// Unstable after the last try: claim the earlier index, so the
 		// client sees some events twice rather than misses one.
-		ev.Index, ev.Counts, ev.Workers = before, toCounts(counts), toWorkers(workers)
+		ev.Index, ev.Counts, ev.Workers = before, toCounts(counts), wire.Workers(workers)
 		if after == before {
 			break
 		}
 	}
 	if ns := h.status.Load(); ns != nil {
-		cs := toClusterStatus(ns.status)
+		cs := wire.ClusterStatus(ns.status)
 		ev.Cluster = &cs
 	}
 	return mustJSON(ev), ev.Index
