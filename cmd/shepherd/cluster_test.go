@@ -120,6 +120,14 @@ func (c *localCluster) stop(i int) {
 	}
 }
 
+// crash stops master i without a leadership hand-off, as a kill would.
+func (c *localCluster) crash(i int) {
+	if m := c.masters[i]; m != nil {
+		c.masters[i] = nil
+		_ = m.abort()
+	}
+}
+
 func (c *localCluster) stopAll() {
 	for i := range c.masters {
 		c.stop(i)

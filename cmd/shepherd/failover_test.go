@@ -40,7 +40,7 @@ func TestClusterSurvivesLeaderLossAndFullRestart(t *testing.T) {
 	waitFor(t, 20*time.Second, "first batch completed", func() bool { return allCompleted(ctx, api, ids) })
 
 	killed := time.Now()
-	c.stop(leader)
+	c.crash(leader)
 	newLeader := c.leader(5 * time.Second)
 	t.Logf("new leader m%d elected %v after the kill", newLeader+1, time.Since(killed))
 	more := submitN(t, api, 50, "after")

@@ -109,6 +109,17 @@ func (m *master) close() error {
 	return m.node.Close()
 }
 
+// abort stops without handing leadership over: to its peers it looks like
+// a crash (the leader's heartbeats stop; an election follows). Tests use it.
+func (m *master) abort() error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_ = m.node.Close()
+	m.hub.Close()
+	_ = m.api.Close(ctx)
+	return nil
+}
+
 func runMaster(ctx context.Context, args []string, stderr io.Writer) error {
 	cfg, err := parseMasterFlags(args, stderr)
 	if cfg.print != nil {
