@@ -93,7 +93,9 @@ func (n *Node) openRaft() error {
 	rc.SnapshotThreshold = n.cfg.SnapshotThreshold
 	rc.SnapshotInterval = n.cfg.SnapshotInterval
 	rc.MaxAppendEntries = 512
-	rc.BatchApplyCh = true
+	// BatchApplyCh stays off: with it, a command queued when Raft shuts down
+	// never gets an answer. Raft still group-commits whatever is waiting,
+	// and batcher.go groups commands into shared entries.
 	notify := make(chan bool, 16)
 	rc.NotifyCh = notify
 	n.notifyCh = notify

@@ -10,7 +10,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 
-	"github.com/shepherd/shepherd/pki"
+	"github.com/shepherd/shepherd/cluster/pki"
 )
 
 // testPKI is a cluster CA plus certificates of every role, and a server

@@ -33,13 +33,12 @@ type Hub struct {
 	wg       sync.WaitGroup // background loops and connection handlers
 	upgrader websocket.Upgrader
 
-	floorSet  bool // only touched by Observe
 	status    atomic.Pointer[nodeStatus]
 	submitted atomic.Uint64 // task.submitted events observed
 	completed atomic.Uint64
 }
 
-var _ fsm.Observer = (*Hub)(nil)
+var _ fsm.RestoreObserver = (*Hub)(nil)
 
 // NewHub returns a hub; register it with State.AddObserver before Raft
 // starts, call Start once Raft runs, and Close at shutdown.
@@ -75,9 +74,6 @@ func NewHub(cfg Config) (*Hub, error) {
 // lock), so the FSM must call observers outside its own lock, as it does.
 // O(events + subscribers): no per-subscriber copies or encoding.
 func (h *Hub) Observe(events []fsm.Event) {
-	if !h.floorSet {
-		h.setFloor(events)
-	}
 	if len(events) == 0 {
 		return
 	}
@@ -96,21 +92,6 @@ func (h *Hub) Observe(events []fsm.Event) {
 			s.signal()
 		}
 	}
-}
-
-// setFloor runs on the first Observe: the ring knows nothing of the
-// entries before it (a snapshot may have been restored at start-up), so a
-// resume from before it is answered with a reset.
-func (h *Hub) setFloor(events []fsm.Event) {
-	first := h.state.AppliedIndex()
-	if len(events) > 0 && (first == 0 || events[0].Index < first) {
-		first = events[0].Index
-	}
-	if first == 0 {
-		return
-	}
-	h.ring.raiseFloor(first - 1)
-	h.floorSet = true
 }
 
 func (h *Hub) newEntry(ev *fsm.Event) *entry {
@@ -138,7 +119,6 @@ func (h *Hub) newEntry(ev *fsm.Event) *entry {
 // goroutine (FSM.Restore), like Observe.
 func (h *Hub) Restored(index uint64) {
 	h.ring.discardAll(index)
-	h.floorSet = true
 	for _, s := range *h.subs.Load() {
 		s.end(CodeTryAgainLater, "replica restored a snapshot: resume with since")
 	}

@@ -9,8 +9,8 @@ import (
 	"github.com/shepherd/shepherd/api"
 	"github.com/shepherd/shepherd/api/client"
 	"github.com/shepherd/shepherd/cluster"
+	"github.com/shepherd/shepherd/cluster/pki"
 	"github.com/shepherd/shepherd/monitor"
-	"github.com/shepherd/shepherd/pki"
 )
 
 // secretValue is a string flag that --print-config does not reveal: it

@@ -14,7 +14,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/shepherd/shepherd/api/client"
-	"github.com/shepherd/shepherd/pki"
+	"github.com/shepherd/shepherd/cluster/pki"
 )
 
 // makeCerts runs `shepherd tls` to create a CA and one certificate per

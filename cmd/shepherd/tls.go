@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/shepherd/shepherd/pki"
+	"github.com/shepherd/shepherd/cluster/pki"
 )
 
 const tlsUsage = `usage:
