@@ -20,6 +20,7 @@ const (
 	DefaultPollWait          = 20 * time.Second
 	DefaultHeartbeatInterval = time.Second
 	DefaultShutdownTimeout   = 10 * time.Second
+	DefaultRequestTimeout    = 3 * time.Second
 	// DefaultTaskTimeout applies to a task that names no timeout.
 	DefaultTaskTimeout = 5 * time.Minute
 )
@@ -59,6 +60,9 @@ type Config struct {
 	// ShutdownTimeout bounds how long Run waits for running tasks once its
 	// context ends; then they are canceled and reported as failed (retry).
 	ShutdownTimeout time.Duration
+	// RequestTimeout bounds one exchange with one master before the client
+	// moves on to the next (a poll gets its wait on top). Default 3 s.
+	RequestTimeout time.Duration
 	// LeaveOnShutdown removes the worker from the cluster when Run ends
 	// after all its results were delivered (drain, then leave).
 	LeaveOnShutdown bool
@@ -87,6 +91,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.HeartbeatInterval == 0 {
 		c.HeartbeatInterval = DefaultHeartbeatInterval
+	}
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = DefaultRequestTimeout
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = DefaultShutdownTimeout

@@ -42,6 +42,8 @@ type fakeMaster struct {
 	// dropPolls makes that many polls carrying results die with a
 	// connection error before anything is applied.
 	dropPolls int
+	// hang makes heartbeats hang until the client gives up (a paused master).
+	hang bool
 	dropped   []int64
 	arrived   chan struct{} // closed and replaced when tasks are queued
 }
@@ -94,6 +96,11 @@ func (f *fakeMaster) heartbeat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.mu.Lock()
+	if f.hang {
+		f.mu.Unlock()
+		<-r.Context().Done()
+		return
+	}
 	defer f.mu.Unlock()
 	if !f.known[r.PathValue("id")] {
 		replyError(w, http.StatusNotFound, "not_found", "unknown worker")

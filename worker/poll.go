@@ -21,11 +21,18 @@ func (w *Worker) pollLoop(ctx, taskCtx context.Context) {
 			}
 			continue
 		}
-		resp, err := w.client.Poll(ctx, w.cfg.ID, req)
+		pctx := w.watchPoll(ctx)
+		resp, err := w.client.Poll(pctx, w.cfg.ID, req)
+		abandoned := pctx.Err() != nil && ctx.Err() == nil
+		w.unwatchPoll()
 		if err != nil {
 			w.pollFailed(req)
 			if ctx.Err() != nil {
 				return
+			}
+			if abandoned {
+				w.log.Info("abandoned a poll parked on an unreachable master")
+				continue
 			}
 			if client.IsNotFound(err) {
 				w.log.Warn("cluster forgot this worker, registering again")
@@ -94,5 +101,38 @@ func (w *Worker) start(taskCtx context.Context, tasks []client.Task) {
 		w.running[t.ID] = r
 		w.tasks.Add(1)
 		go w.execute(ctx, r)
+	}
+}
+
+// watchPoll returns the context of the next poll and remembers which master
+// it goes to, so masterUnreachable can abandon it.
+func (w *Worker) watchPoll(ctx context.Context) context.Context {
+	pctx, cancel := context.WithCancel(ctx)
+	w.mu.Lock()
+	w.pollBase, w.cancelPoll = w.client.Target(), cancel
+	w.mu.Unlock()
+	return pctx
+}
+
+func (w *Worker) unwatchPoll() {
+	w.mu.Lock()
+	cancel := w.cancelPoll
+	w.pollBase, w.cancelPoll = "", nil
+	w.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+}
+
+// masterUnreachable runs when any request (a heartbeat, typically) gave up
+// on a master. A long-poll parked there would otherwise wait out its whole
+// wait on a master that is paused or cut off; it is ended so the next poll
+// goes to the master the client moved on to.
+func (w *Worker) masterUnreachable(base string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.cancelPoll != nil && w.pollBase == base {
+		w.cancelPoll()
+		w.cancelPoll = nil
 	}
 }

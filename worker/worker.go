@@ -45,6 +45,9 @@ type Worker struct {
 	// pollInFlight is true while a poll request is out: results that appear
 	// meanwhile cannot ride on it.
 	pollInFlight bool
+	// pollBase is the master the poll in flight went to; cancelPoll ends it.
+	pollBase   string
+	cancelPoll context.CancelFunc
 	// direct asks the reporter to send pending results on their own now
 	// (a poll failed, or no slot is free so no poll will come).
 	direct bool
@@ -75,11 +78,16 @@ func New(cfg Config) (*Worker, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	var w *Worker
 	c := cfg.Client
 	if c == nil {
-		c = client.New(cfg.Masters, client.WithLogger(cfg.Logger.Named("client")))
+		// A short per-try timeout lets heartbeats move to another master
+		// within one beat when the current one hangs (paused, partitioned);
+		// the hook then abandons a poll parked on that master.
+		c = client.New(cfg.Masters, client.WithLogger(cfg.Logger.Named("client")),
+			client.WithTimeout(cfg.RequestTimeout), client.WithOnUnreachable(func(base string) { w.masterUnreachable(base) }))
 	}
-	w := &Worker{
+	w = &Worker{
 		cfg:        cfg,
 		client:     c,
 		log:        cfg.Logger.With("worker-id", cfg.ID),

@@ -454,3 +454,29 @@ func TestNewValidates(t *testing.T) {
 		t.Fatalf("defaults not applied: %+v", w.cfg)
 	}
 }
+
+// A poll parked on a master that stops answering (paused, cut off) is
+// abandoned as soon as a heartbeat gives up on that master, instead of
+// waiting out its whole wait there.
+func TestPollParkedOnAHungMasterMovesOn(t *testing.T) {
+	hung, healthy := newFakeMaster(t), newFakeMaster(t)
+	cfg := testConfig(t, hung)
+	cfg.Masters = []string{hung.srv.URL, healthy.srv.URL}
+	cfg.PollWait, cfg.RequestTimeout = time.Minute, 200*time.Millisecond
+	startWorker(t, hung, cfg, nil)
+	waitFor(t, 5*time.Second, "registered with the first master", func() bool {
+		hung.mu.Lock()
+		defer hung.mu.Unlock()
+		return hung.registers > 0
+	})
+	healthy.mu.Lock()
+	healthy.known["w1"] = true
+	healthy.mu.Unlock()
+	healthy.enqueue(client.Task{ID: 1, Name: "echo", Payload: json.RawMessage(`"hi"`)})
+	hung.mu.Lock()
+	hung.hang = true
+	hung.mu.Unlock()
+	waitFor(t, 5*time.Second, "the task done through the healthy master", func() bool {
+		return healthy.completedCount() == 1
+	})
+}

@@ -30,6 +30,8 @@ type Client struct {
 	logger      hclog.Logger
 	token       string      // bearer token sent with every request, "" for none
 	tlsConfig   *tls.Config // set: bare "host:port" masters mean https
+	// unreachable, when set, hears of every master a request gave up on.
+	unreachable func(base string)
 
 	mu     sync.Mutex
 	cur    int    // index in masters of the preferred master
@@ -89,6 +91,13 @@ func WithToken(token string) Option {
 // client's own transport or, with WithHTTPClient, to an *http.Transport.
 func WithTLSConfig(cfg *tls.Config) Option {
 	return func(c *Client) { c.tlsConfig = cfg }
+}
+
+// WithOnUnreachable registers fn to hear of every master that a request
+// gave up on (connection error, per-try timeout, 502/503/504). A worker
+// uses it to abandon a long-poll parked on a master that stopped answering.
+func WithOnUnreachable(fn func(base string)) Option {
+	return func(c *Client) { c.unreachable = fn }
 }
 
 // WithLogger sets the logger (default: a null logger).
@@ -182,14 +191,21 @@ func (c *Client) target() string {
 // dropped and the master list rotates past it.
 func (c *Client) forget(base string) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.leader == base {
 		c.leader = ""
 	}
 	if len(c.masters) > 0 && c.masters[c.cur] == base {
 		c.cur = (c.cur + 1) % len(c.masters)
 	}
+	c.mu.Unlock()
+	if c.unreachable != nil {
+		c.unreachable(base)
+	}
 }
+
+// Target is the master the next request goes to first: the leader learned
+// from a redirect, else the current one of the list.
+func (c *Client) Target() string { return c.target() }
 
 func (c *Client) setLeader(base string) {
 	c.mu.Lock()
