@@ -109,7 +109,8 @@ func (n *Node) dueTicks(s fsm.Schedule, now time.Time) (fsm.FireSchedule, bool) 
 	cmd := fsm.FireSchedule{Now: now, ScheduleID: s.ID}
 	var missed time.Time
 	walked := 0
-	for t := c.Next(s.LastTick); !t.IsZero() && !t.After(now) && walked < maxTicksPerPass; t = c.Next(t) {
+	t := c.Next(s.LastTick)
+	for ; !t.IsZero() && !t.After(now) && walked < maxTicksPerPass; t = c.Next(t) {
 		walked++
 		cmd.Through = t
 		if now.Sub(t) <= n.cfg.Semantics.MisfireGrace {
@@ -121,9 +122,12 @@ func (n *Node) dueTicks(s fsm.Schedule, now time.Time) (fsm.FireSchedule, bool) 
 	if walked == 0 {
 		return cmd, false
 	}
+	// A long outage takes several passes; run-once decides in the last
+	// one only, or it would fire once per pass.
+	caughtUp := t.IsZero() || t.After(now)
 	if !missed.IsZero() {
 		n.logger.Warn("schedule missed ticks", "schedule", s.ID, "latest", missed, "policy", s.Misfire)
-		if s.Misfire == fsm.MisfireRunOnce && len(cmd.Ticks) == 0 {
+		if s.Misfire == fsm.MisfireRunOnce && len(cmd.Ticks) == 0 && caughtUp {
 			cmd.Ticks = []time.Time{missed}
 		}
 	}
