@@ -178,13 +178,21 @@ function applyMetrics(ev) {
   drawChart();
 }
 
+// roundDuration shortens a Go duration string: "36.785097ms" -> "37ms".
+function roundDuration(d) {
+  const m = /^([0-9.]+)(ns|µs|us|ms|s)$/.exec(String(d));
+  if (!m) return d;
+  const v = parseFloat(m[1]);
+  return (v >= 10 ? Math.round(v) : Math.round(v * 10) / 10) + m[2];
+}
+
 function renderLag(r) {
   // Lag behind the leader: the leader's commit index (when we could read
   // it) minus what this replica applied; else the replica's own view.
   let lag = r.lag || 0;
   if (S.leaderCommit > S.applied) lag = Math.max(lag, S.leaderCommit - S.applied);
   let s = lag + " entries";
-  if (r.state !== "leader" && r.last_contact) s += " (leader contact " + r.last_contact + " ago)";
+  if (r.state !== "leader" && r.last_contact) s += " (leader contact " + roundDuration(r.last_contact) + " ago)";
   $("#lag").textContent = s;
 }
 
