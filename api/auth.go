@@ -40,7 +40,56 @@ func ValidScope(s string) bool {
 			return true
 		}
 	}
-	return false
+	id, bound := strings.CutPrefix(s, boundWorkerPrefix)
+	return bound && checkWorkerID(id) == nil
+}
+
+// boundWorkerPrefix marks a worker scope tied to one worker id,
+// "worker:w1": the token may register, beat, poll and report only as w1.
+const boundWorkerPrefix = "worker:"
+
+// boundWorker is the worker id a token's scopes tie it to, or "" when it
+// may act as any worker (a plain worker scope, or admin).
+func boundWorker(scopes []string) string {
+	bound := ""
+	for _, sc := range scopes {
+		if Scope(sc) == ScopeWorker || Scope(sc) == ScopeAdmin {
+			return ""
+		}
+		if id, ok := strings.CutPrefix(sc, boundWorkerPrefix); ok {
+			bound = id
+		}
+	}
+	return bound
+}
+
+// boundWorkerKey holds a request's bound worker id in the echo context.
+const boundWorkerKey = "shepherd.bound-worker"
+
+// checkBoundWorker refuses a worker request from a token tied to another
+// worker: the path's worker id must be the bound one.
+func checkBoundWorker(c echo.Context, bound string) error {
+	if bound == "" || !strings.HasPrefix(c.Path(), "/v1/workers/:id") {
+		return nil
+	}
+	if c.Param("id") != bound {
+		return forbiddenWorker(bound)
+	}
+	return nil
+}
+
+// requireBoundWorker is checkBoundWorker for ids that come in a body
+// (register, complete, fail).
+func requireBoundWorker(c echo.Context, id string) error {
+	if bound, _ := c.Get(boundWorkerKey).(string); bound != "" && id != bound {
+		return forbiddenWorker(bound)
+	}
+	return nil
+}
+
+func forbiddenWorker(bound string) error {
+	return &httpError{http.StatusForbidden, codeForbidden,
+		fmt.Sprintf("this token may act only as worker %q", bound)}
 }
 
 // SecurityConfig is the closed-by-default part of Config. Its zero value
@@ -241,6 +290,12 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			return &httpError{http.StatusForbidden, codeForbidden,
 				fmt.Sprintf("%s %s needs a token with scope %q", r.Method, c.Path(), need)}
 		}
+		if bound := boundWorker(scopes); bound != "" {
+			if err := checkBoundWorker(c, bound); err != nil {
+				return err
+			}
+			c.Set(boundWorkerKey, bound)
+		}
 		if fromQuery && (c.Path() == "/" || c.Path() == "/*") {
 			// The dashboard's own fetches and WebSocket carry the cookie.
 			c.SetCookie(&http.Cookie{Name: tokenCookie, Value: token, Path: "/", HttpOnly: true,
@@ -291,6 +346,9 @@ func (s *Server) resolveToken(token string) ([]string, bool) {
 func hasScope(have []string, need Scope) bool {
 	for _, h := range have {
 		if Scope(h) == need || Scope(h) == ScopeAdmin {
+			return true
+		}
+		if need == ScopeWorker && strings.HasPrefix(h, boundWorkerPrefix) {
 			return true
 		}
 	}

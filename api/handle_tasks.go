@@ -141,6 +141,9 @@ func (s *Server) handleComplete(c echo.Context) error {
 	if err := s.decode(c, &req, bodyRequired); err != nil {
 		return err
 	}
+	if err := requireBoundWorker(c, req.WorkerID); err != nil {
+		return err
+	}
 	if err := checkWorkerReport(req.WorkerID, req.Attempt); err != nil {
 		return err
 	}
@@ -163,6 +166,9 @@ func (s *Server) handleFail(c echo.Context) error {
 	}
 	var req client.FailRequest
 	if err := s.decode(c, &req, bodyRequired); err != nil {
+		return err
+	}
+	if err := requireBoundWorker(c, req.WorkerID); err != nil {
 		return err
 	}
 	if err := checkWorkerReport(req.WorkerID, req.Attempt); err != nil {

@@ -54,7 +54,7 @@ func (s *Server) handleCreateToken(c echo.Context) error {
 	}
 	for _, sc := range req.Scopes {
 		if !ValidScope(sc) {
-			return badRequest("unknown scope %q (want one of %v)", sc, Scopes)
+			return badRequest("unknown scope %q (want one of %v, or worker:<id>)", sc, Scopes)
 		}
 	}
 	if len(req.Name) > maxKeyLen {

@@ -20,6 +20,9 @@ func (s *Server) handleRegisterWorker(c echo.Context) error {
 	if err := s.decode(c, &req, bodyRequired); err != nil {
 		return err
 	}
+	if err := requireBoundWorker(c, req.ID); err != nil {
+		return err
+	}
 	if err := checkWorkerID(req.ID); err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -143,11 +144,20 @@ func checkToken(tok Token) error {
 		return fmt.Errorf("%w: a token needs at least one scope", ErrInvalid)
 	}
 	for _, s := range tok.Scopes {
-		if !slices.Contains(TokenScopes, s) {
-			return fmt.Errorf("%w: unknown scope %q (want %v)", ErrInvalid, s, TokenScopes)
+		if !slices.Contains(TokenScopes, s) && !validBoundWorkerScope(s) {
+			return fmt.Errorf("%w: unknown scope %q (want %v or worker:<id>)", ErrInvalid, s, TokenScopes)
 		}
 	}
 	return nil
+}
+
+// BoundWorkerScope is the scope prefix of a worker token that may act
+// only as one worker: "worker:w1".
+const BoundWorkerScope = "worker:"
+
+func validBoundWorkerScope(s string) bool {
+	id, ok := strings.CutPrefix(s, BoundWorkerScope)
+	return ok && id != "" && len(id) <= maxTokenIDLen*4 && !strings.ContainsAny(id, "/ ")
 }
 
 func isLowerHex(s string) bool {
