@@ -43,9 +43,9 @@ type fakeMaster struct {
 	// connection error before anything is applied.
 	dropPolls int
 	// hang makes heartbeats hang until the client gives up (a paused master).
-	hang bool
-	dropped   []int64
-	arrived   chan struct{} // closed and replaced when tasks are queued
+	hang    bool
+	dropped []int64
+	arrived chan struct{} // closed and replaced when tasks are queued
 }
 
 func newFakeMaster(t *testing.T) *fakeMaster {
