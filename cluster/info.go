@@ -89,6 +89,8 @@ func (n *Node) peerState(id, leaderID raft.ServerID) string {
 			return "candidate"
 		}
 		return "unknown"
+	case n.IsLeader() && n.health != nil && n.health.failing(id):
+		return "unknown" // the leader's heartbeats to it fail: down or cut off
 	case leaderID != "":
 		return "follower"
 	}
