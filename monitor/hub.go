@@ -154,7 +154,7 @@ func (h *Hub) position(s *Subscription) error {
 	if !opts.Resume {
 		s.cursor.Store(h.ring.position())
 		if opts.Snapshot {
-			snap, idx := h.snapshot()
+			snap, idx := h.snapshot(opts, true)
 			seq, _, _ := h.ring.seek(idx)
 			s.cursor.Store(seq)
 			s.pending, s.skipThrough = [][]byte{snap}, idx
@@ -169,7 +169,7 @@ func (h *Hub) position(s *Subscription) error {
 	if lost {
 		s.pending = append(s.pending, h.resetMessage(opts.Since, oldest))
 	}
-	snap, idx := h.snapshot()
+	snap, idx := h.snapshot(opts, false)
 	s.pending = append(s.pending, snap)
 	if idx > opts.Since {
 		seq, _, _ = h.ring.seek(idx)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -257,5 +258,36 @@ func TestLeaderChangesAndNodeMetricsAreLive(t *testing.T) {
 	}
 	if got := counterValue(t, m, "shepherd_raft_leader_changes_total"); got < 2 {
 		t.Fatalf("leader changes counter = %v, want >= 2", got)
+	}
+}
+
+// A fresh connection's state.snapshot lists the last events it selects,
+// up to the snapshot's index, as history; a resume's snapshot does not.
+func TestFreshSnapshotCarriesRecentHistory(t *testing.T) {
+	e := newEnv(t, Config{})
+	for range recentEvents + 5 {
+		e.submit("a", "q1")
+	}
+	e.submit("b", "q2")
+	s := mustSubscribe(t, e.hub, SubscribeOptions{Snapshot: true, Queue: "q1"})
+	msgs := drain(t, s)
+	var snap struct {
+		Index  uint64            `json:"index"`
+		Recent []json.RawMessage `json:"recent"`
+	}
+	if err := json.Unmarshal(msgs[0].raw, &snap); err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Recent) != recentEvents {
+		t.Fatalf("recent holds %d events, want %d", len(snap.Recent), recentEvents)
+	}
+	first, last := decode(t, snap.Recent[0]), decode(t, snap.Recent[len(snap.Recent)-1])
+	if first.Index >= last.Index || last.Index != uint64(recentEvents+5) {
+		t.Fatalf("recent runs %d..%d, want oldest first ending at %d (q2's event filtered out)",
+			first.Index, last.Index, recentEvents+5)
+	}
+	resumed := mustSubscribe(t, e.hub, SubscribeOptions{Snapshot: true, Resume: true, Since: 3})
+	if m := drain(t, resumed); len(m) == 0 || strings.Contains(string(m[0].raw), `"recent"`) {
+		t.Fatalf("a resume's snapshot carries history: %v", m)
 	}
 }

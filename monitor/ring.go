@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"slices"
 	"sort"
 	"sync"
 )
@@ -61,6 +62,23 @@ func (r *ring) discardAll(index uint64) {
 		r.buf[r.tail%n] = nil
 	}
 	r.floor = max(r.floor, index)
+}
+
+// recent returns up to n of the newest held entries with index <= through
+// that keep accepts, oldest first.
+func (r *ring) recent(n int, through uint64, keep func(*entry) bool) []*entry {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	size := uint64(len(r.buf))
+	var out []*entry
+	for s := r.head; s > r.tail && len(out) < n; s-- {
+		e := r.buf[(s-1)%size]
+		if e.index <= through && keep(e) {
+			out = append(out, e)
+		}
+	}
+	slices.Reverse(out)
+	return out
 }
 
 // read copies up to max entries from seq cursor into dst. ok is false when

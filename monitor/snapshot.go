@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/shepherd/shepherd/api/client"
@@ -17,7 +18,14 @@ type snapshotEvent struct {
 	Counts  map[string]map[string]int `json:"counts"`
 	Workers []client.Worker           `json:"workers"`
 	Cluster *client.ClusterStatus     `json:"cluster"`
+	// Recent holds, on a fresh connection, up to recentEvents of the
+	// subscriber's events at or before Index, oldest first: history to
+	// show, already reflected in Counts and Workers.
+	Recent []json.RawMessage `json:"recent,omitempty"`
 }
+
+// recentEvents is how much history a fresh state.snapshot carries.
+const recentEvents = 50
 
 // resetEvent is the stream.reset message: events after Since are no longer
 // all held; a state.snapshot follows.
@@ -33,7 +41,8 @@ type resetEvent struct {
 // snapshot encodes a state.snapshot and returns the index it reflects.
 // Counts and workers are read between two reads of the applied index and
 // retried if an entry was applied in between, so they match that index.
-func (h *Hub) snapshot() ([]byte, uint64) {
+// With history, it carries the last events opts selects up to that index.
+func (h *Hub) snapshot(opts SubscribeOptions, history bool) ([]byte, uint64) {
 	ev := snapshotEvent{Type: "state.snapshot", Time: time.Now().UTC(), Node: h.node}
 	for range 5 {
 		before := h.state.AppliedIndex()
@@ -50,6 +59,11 @@ func (h *Hub) snapshot() ([]byte, uint64) {
 	if ns := h.status.Load(); ns != nil {
 		cs := wire.ClusterStatus(ns.status)
 		ev.Cluster = &cs
+	}
+	if history {
+		for _, e := range h.ring.recent(recentEvents, ev.Index, opts.match) {
+			ev.Recent = append(ev.Recent, e.encode(h.node))
+		}
 	}
 	return mustJSON(ev), ev.Index
 }

@@ -138,9 +138,9 @@ function describe(ev) {
   return ev.type;
 }
 
-function addEventLine(ev, cls, text) {
+function addEventLine(ev, cls, text, testid) {
   const id = ev.task ? String(ev.task.id) : ev.worker ? ev.worker.id : ev.server ? ev.server.id : "";
-  const li = el("li", {"data-type": ev.type, "data-index": ev.index === undefined ? "" : ev.index, "data-id": id, "data-testid": "event"});
+  const li = el("li", {"data-type": ev.type, "data-index": ev.index === undefined ? "" : ev.index, "data-id": id, "data-testid": testid || "event"});
   if (cls) li.className = cls;
   li.appendChild(el("span", {class: "idx"}, ev.index === undefined ? "·" : String(ev.index)));
   li.appendChild(document.createTextNode(text));
@@ -159,6 +159,12 @@ function applySnapshot(ev) {
   if (ev.cluster) applyCluster(ev.cluster, S.current);
   renderCounts();
   renderWorkers();
+  // History up to the snapshot, shown once, on the first connection: it is
+  // already counted in the snapshot, so it is listed and not applied.
+  if (S.eventCount === 0 && !S.historyShown) {
+    for (const h of ev.recent || []) addEventLine(h, "history", describe(h), "history");
+    S.historyShown = true;
+  }
   addEventLine(ev, "node", "state.snapshot at index " + ev.index);
 }
 
