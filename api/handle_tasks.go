@@ -141,13 +141,7 @@ func (s *Server) handleComplete(c echo.Context) error {
 	if err := s.decode(c, &req, bodyRequired); err != nil {
 		return err
 	}
-	if err := requireBoundWorker(c, req.WorkerID); err != nil {
-		return err
-	}
-	if err := checkWorkerReport(req.WorkerID, req.Attempt); err != nil {
-		return err
-	}
-	if err := checkReport("complete", id, req.Attempt, "result", len(req.Result)); err != nil {
+	if err := checkReportRequest(c, "complete", id, req.WorkerID, req.Attempt, "result", len(req.Result)); err != nil {
 		return err
 	}
 	t, err := s.b.Complete(c.Request().Context(), req.WorkerID,
@@ -156,6 +150,19 @@ func (s *Server) handleComplete(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, wire.Task(t))
+}
+
+// checkReportRequest checks a complete or fail request before anything is
+// applied: the token may act as this worker, the lease is named, and the
+// reported field fits.
+func checkReportRequest(c echo.Context, kind string, id int64, workerID string, attempt int, field string, size int) error {
+	if err := requireBoundWorker(c, workerID); err != nil {
+		return err
+	}
+	if err := checkWorkerReport(workerID, attempt); err != nil {
+		return err
+	}
+	return checkReport(kind, id, attempt, field, size)
 }
 
 // handleFail is POST /v1/tasks/:id/fail, fenced by attempt.
@@ -168,13 +175,7 @@ func (s *Server) handleFail(c echo.Context) error {
 	if err := s.decode(c, &req, bodyRequired); err != nil {
 		return err
 	}
-	if err := requireBoundWorker(c, req.WorkerID); err != nil {
-		return err
-	}
-	if err := checkWorkerReport(req.WorkerID, req.Attempt); err != nil {
-		return err
-	}
-	if err := checkReport("fail", id, req.Attempt, "error", len(req.Error)); err != nil {
+	if err := checkReportRequest(c, "fail", id, req.WorkerID, req.Attempt, "error", len(req.Error)); err != nil {
 		return err
 	}
 	t, err := s.b.Fail(c.Request().Context(), req.WorkerID,
