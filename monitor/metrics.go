@@ -22,6 +22,8 @@ type Metrics struct {
 	reg   *prometheus.Registry
 	state *fsm.FSM
 	hub   atomic.Pointer[Hub]
+	// liveFrom: task events stamped earlier are not counted (CountFrom).
+	liveFrom time.Time
 
 	submitted, completed, failed *prometheus.CounterVec
 	submitToLease, runTime       *prometheus.HistogramVec
@@ -34,6 +36,12 @@ type Metrics struct {
 	httpRequests                 *prometheus.CounterVec
 	httpDuration                 *prometheus.HistogramVec
 }
+
+// CountFrom makes the task counters and histograms ignore events the
+// leader stamped before t: a restarted master replays its log, and those
+// entries happened before this process could see them. Call it before
+// the FSM applies anything.
+func (m *Metrics) CountFrom(t time.Time) { m.liveFrom = t }
 
 // NewMetrics returns the registry for a master whose replica is state.
 // Pass it to NewHub (Config.Metrics) to feed it.
@@ -111,7 +119,7 @@ func (m *Metrics) observeEvents(events []fsm.Event) {
 	for i := range events {
 		ev := &events[i]
 		t := ev.Task
-		if t == nil {
+		if t == nil || ev.Time.Before(m.liveFrom) {
 			continue
 		}
 		switch ev.Type {

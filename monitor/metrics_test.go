@@ -144,3 +144,19 @@ func TestMetricsHandlerServesTextFormat(t *testing.T) {
 		t.Fatalf("content type %q", ct)
 	}
 }
+
+// Events the leader stamped before CountFrom (a restarted master replaying
+// its log) do not move the task counters.
+func TestReplayedEventsAreNotCounted(t *testing.T) {
+	m := NewMetrics(nil)
+	m.CountFrom(t0.Add(time.Minute))
+	old := &fsm.Task{ID: 1, Name: "n", Queue: "q", Status: fsm.StatusCompleted}
+	m.observeEvents([]fsm.Event{{Index: 1, Type: "task.completed", Time: t0, Task: old}})
+	if got := counterValue(t, m, "shepherd_tasks_completed_total"); got != 0 {
+		t.Fatalf("replayed completion counted: %v", got)
+	}
+	m.observeEvents([]fsm.Event{{Index: 2, Type: "task.completed", Time: t0.Add(2 * time.Minute), Task: old}})
+	if got := counterValue(t, m, "shepherd_tasks_completed_total"); got != 1 {
+		t.Fatalf("live completion counted %v times, want 1", got)
+	}
+}

@@ -61,6 +61,9 @@ func startMaster(cfg masterConfig, logOut io.Writer) (*master, error) {
 		return nil, err
 	}
 	metrics = monitor.NewMetrics(node.State())
+	// Entries replayed at start-up happened before this process; a little
+	// slack covers clock skew between this master and the leader.
+	metrics.CountFrom(time.Now().Add(-30 * time.Second))
 	mc := cfg.Monitor
 	mc.State, mc.Cluster, mc.Metrics, mc.Logger = node.State(), node, metrics, logger
 	hub, err := monitor.NewHub(mc)
