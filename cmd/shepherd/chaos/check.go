@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/anishathalye/porcupine"
@@ -45,35 +44,73 @@ func (r *run) check(began, nemesisEnd time.Time, final map[int64]client.Task, dr
 		Duration: r.cfg.Duration.String(), Nemeses: r.cfg.Nemeses, Events: evs, Notes: notes, hist: r.hist,
 	}
 	rep.count(ops, final)
+	ix := indexHistory(ops, final)
+	dups, redeliveries, redelivered := checkDuplicated(ops, events.duplicates)
+	rep.Counts.Redeliveries += redeliveries
+	rep.Counts.RedeliveredTasks += redelivered
+	rep.Checks = append(rep.Checks,
+		checkLost(ix.acked, final, drained),
+		dups,
+		checkPhantom(ops, final, ix.submitted),
+		checkIdempotency(ix.idsOfKey),
+		r.checkLinearizable(ops, ix.keyOf, rep),
+		events.check)
 
-	submitted := map[string]bool{} // every key we sent, whatever the outcome
-	acked := map[string]int64{}    // key -> task id of an acknowledged submit
-	keyOf := map[int64]string{}
-	idsOfKey := map[string]map[int64]bool{}
-	addID := func(key string, id int64) {
-		if idsOfKey[key] == nil {
-			idsOfKey[key] = map[int64]bool{}
+	rep.Recovery = recovery(evs, ops)
+	for i := range rep.Events {
+		if d := rep.Events[i].recovery; d > 0 {
+			rep.Events[i].Recovery = d.Round(time.Millisecond).String()
 		}
-		idsOfKey[key][id] = true
+	}
+	rep.Throughput = throughput(ops, evs, began, nemesisEnd)
+
+	rep.OK = true
+	for _, c := range rep.Checks {
+		rep.OK = rep.OK && (c.Pass || c.Skipped)
+	}
+	return rep
+}
+
+// historyIndex relates keys and task ids as the history and the final
+// state show them.
+type historyIndex struct {
+	submitted map[string]bool           // every key sent, whatever the outcome
+	acked     map[string]int64          // key -> task id of an acknowledged submit
+	keyOf     map[int64]string          // task id -> key
+	idsOfKey  map[string]map[int64]bool // key -> every task id seen for it
+}
+
+func indexHistory(ops []Op, final map[int64]client.Task) historyIndex {
+	ix := historyIndex{submitted: map[string]bool{}, acked: map[string]int64{},
+		keyOf: map[int64]string{}, idsOfKey: map[string]map[int64]bool{}}
+	addID := func(key string, id int64) {
+		if ix.idsOfKey[key] == nil {
+			ix.idsOfKey[key] = map[int64]bool{}
+		}
+		ix.idsOfKey[key][id] = true
 	}
 	for _, op := range ops {
 		if op.Kind == opSubmit {
-			submitted[op.Key] = true
+			ix.submitted[op.Key] = true
 			if op.Outcome == outcomeOK {
-				acked[op.Key] = op.TaskID
+				ix.acked[op.Key] = op.TaskID
 				addID(op.Key, op.TaskID)
 			}
 		}
 		if op.TaskID != 0 && op.Key != "" {
-			keyOf[op.TaskID] = op.Key
+			ix.keyOf[op.TaskID] = op.Key
 		}
 	}
 	for _, t := range final {
-		keyOf[t.ID] = t.IdempotencyKey
+		ix.keyOf[t.ID] = t.IdempotencyKey
 		addID(t.IdempotencyKey, t.ID)
 	}
+	return ix
+}
 
-	// lost: acknowledged, never completed.
+// checkLost: an acknowledged submission never completed after healing;
+// an unacknowledged task that exists but did not finish fails it too.
+func checkLost(acked map[string]int64, final map[int64]client.Task, drained bool) Check {
 	var lost []int64
 	for _, id := range acked {
 		if t, ok := final[id]; !ok || t.Status != "completed" {
@@ -87,35 +124,38 @@ func (r *run) check(began, nemesisEnd time.Time, final map[int64]client.Task, dr
 		}
 	}
 	sortIDs(lost, unfinished)
-	lostCheck := Check{Name: "lost", Pass: len(lost) == 0, Value: len(lost)}
+	c := Check{Name: "lost", Pass: len(lost) == 0, Value: len(lost)}
 	if len(lost) > 0 {
-		lostCheck.Detail = "acknowledged but not completed after healing: " + examples(lost)
+		c.Detail = "acknowledged but not completed after healing: " + examples(lost)
 	}
 	if len(unfinished) > 0 {
-		lostCheck.Detail = strings.TrimPrefix(lostCheck.Detail+"; ", "; ") +
-			fmt.Sprintf("%d unacknowledged (unknown-outcome) tasks not completed: %s", len(unfinished), examples(unfinished))
-		lostCheck.Pass = false
+		c.Detail = joinDetail(c.Detail, fmt.Sprintf("%d unacknowledged (unknown-outcome) tasks not completed: %s",
+			len(unfinished), examples(unfinished)))
+		c.Pass = false
 	}
 	if !drained {
-		lostCheck.Detail = strings.TrimPrefix(lostCheck.Detail+"; ", "; ") + "the queue did not drain within the heal timeout"
+		c.Detail = joinDetail(c.Detail, "the queue did not drain within the heal timeout")
 	}
-	rep.Checks = append(rep.Checks, lostCheck)
+	return c
+}
 
-	// duplicated: two accepted completions with different attempts, or a
-	// lease after an accepted completion; redeliveries are only counted.
+// checkDuplicated: two accepted completions with different attempts, or a
+// lease after an accepted completion. Redeliveries are only counted.
+func checkDuplicated(ops []Op, streamDups []int64) (c Check, redeliveries, redelivered int) {
 	okAttempts := map[int64][]int{}
 	firstDone := map[int64]time.Time{}
 	for _, op := range ops {
-		if op.Kind == opComplete && op.Outcome == outcomeOK {
-			if !slices.Contains(okAttempts[op.TaskID], op.Attempt) {
-				okAttempts[op.TaskID] = append(okAttempts[op.TaskID], op.Attempt)
-			}
-			if t, ok := firstDone[op.TaskID]; !ok || op.End.Before(t) {
-				firstDone[op.TaskID] = op.End
-			}
+		if op.Kind != opComplete || op.Outcome != outcomeOK {
+			continue
+		}
+		if !slices.Contains(okAttempts[op.TaskID], op.Attempt) {
+			okAttempts[op.TaskID] = append(okAttempts[op.TaskID], op.Attempt)
+		}
+		if t, ok := firstDone[op.TaskID]; !ok || op.End.Before(t) {
+			firstDone[op.TaskID] = op.End
 		}
 	}
-	var dups []int64
+	dups := slices.Clone(streamDups)
 	for id, as := range okAttempts {
 		if len(as) > 1 {
 			dups = append(dups, id)
@@ -134,24 +174,25 @@ func (r *run) check(began, nemesisEnd time.Time, final map[int64]client.Task, dr
 	}
 	for _, n := range leases {
 		if n > 1 {
-			rep.Counts.Redeliveries += n - 1
-			rep.Counts.RedeliveredTasks++
+			redeliveries += n - 1
+			redelivered++
 		}
 	}
-	dups = append(dups, events.duplicates...)
 	slices.Sort(dups)
 	dups = slices.Compact(dups)
 	sortIDs(afterDone)
-	dupCheck := Check{Name: "duplicated", Pass: len(dups)+len(afterDone) == 0, Value: len(dups) + len(afterDone)}
+	c = Check{Name: "duplicated", Pass: len(dups)+len(afterDone) == 0, Value: len(dups) + len(afterDone)}
 	if len(dups) > 0 {
-		dupCheck.Detail = "tasks completed twice: " + examples(dups)
+		c.Detail = "tasks completed twice: " + examples(dups)
 	}
 	if len(afterDone) > 0 {
-		dupCheck.Detail = strings.TrimPrefix(dupCheck.Detail+"; ", "; ") + "leased again after completing: " + examples(afterDone)
+		c.Detail = joinDetail(c.Detail, "leased again after completing: "+examples(afterDone))
 	}
-	rep.Checks = append(rep.Checks, dupCheck)
+	return c, redeliveries, redelivered
+}
 
-	// phantom: tasks or leases of keys nobody submitted.
+// checkPhantom: tasks or leases of keys nobody submitted.
+func checkPhantom(ops []Op, final map[int64]client.Task, submitted map[string]bool) Check {
 	var phantom []int64
 	for id, t := range final {
 		if !submitted[t.IdempotencyKey] {
@@ -164,13 +205,15 @@ func (r *run) check(began, nemesisEnd time.Time, final map[int64]client.Task, dr
 		}
 	}
 	sortIDs(phantom)
-	ph := Check{Name: "phantom", Pass: len(phantom) == 0, Value: len(phantom)}
+	c := Check{Name: "phantom", Pass: len(phantom) == 0, Value: len(phantom)}
 	if len(phantom) > 0 {
-		ph.Detail = "tasks nobody submitted: " + examples(phantom)
+		c.Detail = "tasks nobody submitted: " + examples(phantom)
 	}
-	rep.Checks = append(rep.Checks, ph)
+	return c
+}
 
-	// idempotency: one task per key.
+// checkIdempotency: one task per key.
+func checkIdempotency(idsOfKey map[string]map[int64]bool) Check {
 	var split []string
 	for key, ids := range idsOfKey {
 		if len(ids) > 1 {
@@ -178,28 +221,19 @@ func (r *run) check(began, nemesisEnd time.Time, final map[int64]client.Task, dr
 		}
 	}
 	sort.Strings(split)
-	idem := Check{Name: "idempotency", Pass: len(split) == 0, Value: len(split)}
+	c := Check{Name: "idempotency", Pass: len(split) == 0, Value: len(split)}
 	if len(split) > 0 {
-		idem.Detail = "keys with more than one task: " + examples(split)
+		c.Detail = "keys with more than one task: " + examples(split)
 	}
-	rep.Checks = append(rep.Checks, idem)
+	return c
+}
 
-	rep.Checks = append(rep.Checks, r.checkLinearizable(ops, keyOf, rep))
-	rep.Checks = append(rep.Checks, events.check)
-
-	rep.Recovery = recovery(evs, ops)
-	for i := range rep.Events {
-		if d := rep.Events[i].recovery; d > 0 {
-			rep.Events[i].Recovery = d.Round(time.Millisecond).String()
-		}
+// joinDetail appends more to a check's detail with "; ".
+func joinDetail(detail, more string) string {
+	if detail == "" {
+		return more
 	}
-	rep.Throughput = throughput(ops, evs, began, nemesisEnd)
-
-	rep.OK = true
-	for _, c := range rep.Checks {
-		rep.OK = rep.OK && (c.Pass || c.Skipped)
-	}
-	return rep
+	return detail + "; " + more
 }
 
 func sortIDs(xs ...[]int64) {
