@@ -52,6 +52,7 @@ type Backend interface {
 	Retry(ctx context.Context, taskID int64, attempts int) (fsm.Task, error)
 	PutSchedule(ctx context.Context, s fsm.Schedule) (fsm.Schedule, error)
 	DeleteSchedule(ctx context.Context, id string) (fsm.Schedule, error)
+	PauseSchedule(ctx context.Context, id string, paused bool) (fsm.Schedule, error)
 	SetQueue(ctx context.Context, queue string, paused *bool, maxRunning *int) (fsm.QueueSettings, error)
 	RemoveWorker(ctx context.Context, workerID string) error
 }

@@ -27,6 +27,17 @@ func (f *fakeBackend) PutSchedule(_ context.Context, s fsm.Schedule) (fsm.Schedu
 	return resp.Schedules[0], nil
 }
 
+func (f *fakeBackend) PauseSchedule(_ context.Context, id string, paused bool) (fsm.Schedule, error) {
+	if err := f.record("PauseSchedule"); err != nil {
+		return fsm.Schedule{}, err
+	}
+	resp, err := f.apply(fsm.PauseSchedule{Now: f.clock(), ID: id, Paused: paused})
+	if err != nil {
+		return fsm.Schedule{}, err
+	}
+	return resp.Schedules[0], nil
+}
+
 func (f *fakeBackend) DeleteSchedule(_ context.Context, id string) (fsm.Schedule, error) {
 	if err := f.record("DeleteSchedule"); err != nil {
 		return fsm.Schedule{}, err

@@ -23,6 +23,8 @@ func (s *Server) semanticsRoutes(read, write []echoMiddleware) {
 	e.GET("/v1/schedules", s.handleListSchedules, read...)
 	e.GET("/v1/schedules/:id", s.handleGetSchedule, read...)
 	e.DELETE("/v1/schedules/:id", s.handleDeleteSchedule, write...)
+	e.POST("/v1/schedules/:id/pause", s.handlePauseSchedule(true), write...)
+	e.POST("/v1/schedules/:id/resume", s.handlePauseSchedule(false), write...)
 	e.GET("/v1/queues", s.handleListQueues, read...)
 	e.PUT("/v1/queues/:name", s.handleUpdateQueue, write...)
 	e.POST("/v1/queues/:name/pause", s.handlePauseQueue, write...)
@@ -143,6 +145,26 @@ func (s *Server) handleDeleteSchedule(c echo.Context) error {
 	return c.JSON(http.StatusOK, toSchedule(sc))
 }
 
+// handlePauseSchedule is POST /v1/schedules/:id/pause and .../resume; it
+// answers the schedule. A resumed schedule skips the ticks of its pause.
+func (s *Server) handlePauseSchedule(paused bool) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id, err := url.PathUnescape(c.Param("id"))
+		if err != nil {
+			return badRequest("schedule id %q is not a valid path segment", c.Param("id"))
+		}
+		var req struct{}
+		if err := s.decode(c, &req, bodyOptional); err != nil {
+			return err
+		}
+		sc, err := s.b.PauseSchedule(c.Request().Context(), id, paused)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, toSchedule(sc))
+	}
+}
+
 // handleListQueues is GET /v1/queues.
 func (s *Server) handleListQueues(c echo.Context) error {
 	views := s.b.State().Queues()
@@ -224,6 +246,7 @@ func toSchedule(sc fsm.Schedule) client.Schedule {
 		ID: sc.ID, Cron: sc.Cron, TimeZone: sc.TimeZone, Task: toSubmitRequest(sc.Task),
 		Overlap: sc.Overlap, Misfire: sc.Misfire, CreatedAt: sc.CreatedAt.UTC(), UpdatedAt: sc.UpdatedAt.UTC(),
 		LastTick: wire.TimePtr(sc.LastTick), LastTaskID: sc.LastTaskID, Fired: sc.Fired, Skipped: sc.Skipped,
+		Paused: sc.Paused,
 	}
 	if next, err := cluster.NextTick(sc); err == nil {
 		out.NextTick = wire.TimePtr(next)

@@ -69,6 +69,16 @@ func (n *Node) PutSchedule(ctx context.Context, s fsm.Schedule) (fsm.Schedule, e
 	return resp.Schedules[0], nil
 }
 
+// PauseSchedule stops or restarts a schedule's ticks; the ticks of a
+// pause are skipped, not fired late.
+func (n *Node) PauseSchedule(ctx context.Context, id string, paused bool) (fsm.Schedule, error) {
+	resp, err := n.leaderApply(ctx, fsm.PauseSchedule{Now: time.Now().UTC(), ID: id, Paused: paused})
+	if err != nil {
+		return fsm.Schedule{}, err
+	}
+	return resp.Schedules[0], nil
+}
+
 // DeleteSchedule removes a schedule; the tasks it created stay.
 func (n *Node) DeleteSchedule(ctx context.Context, id string) (fsm.Schedule, error) {
 	resp, err := n.leaderApply(ctx, fsm.DeleteSchedule{Now: time.Now().UTC(), ID: id})
@@ -86,6 +96,9 @@ func (n *Node) DeleteSchedule(ctx context.Context, id string) (fsm.Schedule, err
 func (n *Node) runScheduler(ctx context.Context, ls *leaderState) {
 	every(ctx, n.cfg.Semantics.ScheduleInterval, func(now time.Time) {
 		for _, s := range n.fsm.Schedules() {
+			if s.Paused {
+				continue
+			}
 			cmd, ok := n.dueTicks(s, now)
 			if !ok {
 				continue

@@ -444,3 +444,41 @@ func TestScheduleFiresEachTickOnceAcrossLeaderKills(t *testing.T) {
 	}
 	t.Logf("%d ticks, each once, across 3 leader kills", len(ticks))
 }
+
+// A paused schedule fires nothing; resumed, it fires again from the
+// resume on, without running the ticks of the pause late.
+func TestPausedScheduleFiresNothingAndResumesWithoutBacklog(t *testing.T) {
+	c := newTestClusterWith(t, 1, func(cfg *Config) { cfg.Semantics.MisfireGrace = time.Minute })
+	n := c.waitLeader(10 * time.Second)
+	ctx := context.Background()
+	sched, err := n.PutSchedule(ctx, fsm.Schedule{Cron: "* * * * * *", Overlap: fsm.OverlapAllow,
+		Misfire: fsm.MisfireSkip, Task: spec("tick")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fired := func() int64 { s, _ := n.State().Schedule(sched.ID); return s.Fired }
+	waitFor(t, 5*time.Second, "a first tick", func() bool { return fired() >= 1 })
+	if _, err := n.PauseSchedule(ctx, sched.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	atPause := fired()
+	paused, _ := n.State().Schedule(sched.ID)
+	// Two ticks' worth of time passes on the leader's clock while paused.
+	waitFor(t, 5*time.Second, "two seconds of pause", func() bool {
+		return time.Since(paused.UpdatedAt) > 2*time.Second
+	})
+	if got := fired(); got != atPause {
+		t.Fatalf("paused schedule fired %d more ticks", got-atPause)
+	}
+	resumed, err := n.PauseSchedule(ctx, sched.ID, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "a tick after the resume", func() bool { return fired() > atPause })
+	all, _ := n.State().ListTasks(fsm.TaskFilter{Name: "tick"}, 0, 1000)
+	for _, task := range all {
+		if task.ScheduleTick.After(paused.UpdatedAt) && !task.ScheduleTick.After(resumed.UpdatedAt) {
+			t.Fatalf("tick %v of the pause fired after the resume", task.ScheduleTick)
+		}
+	}
+}

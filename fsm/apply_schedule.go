@@ -26,7 +26,7 @@ func (f *FSM) applyPutSchedule(index uint64, c PutSchedule) Response {
 	s := &in
 	if old, ok := f.s.schedules[in.ID]; ok && in.ID != "" {
 		s.CreatedAt, s.LastTick, s.LastTaskID = old.CreatedAt, old.LastTick, old.LastTaskID
-		s.Fired, s.Skipped = old.Fired, old.Skipped
+		s.Fired, s.Skipped, s.Paused = old.Fired, old.Skipped, old.Paused
 	} else {
 		if s.ID == "" {
 			f.s.nextSchedule++
@@ -93,4 +93,23 @@ func (f *FSM) applyFireSchedule(index uint64, c FireSchedule) Response {
 	s.LastTick, s.UpdatedAt = c.Through, c.Now
 	f.s.schedules[s.ID] = s
 	return resp
+}
+
+func (f *FSM) applyPauseSchedule(index uint64, c PauseSchedule) Response {
+	old, ok := f.s.schedules[c.ID]
+	if !ok {
+		return Response{Err: fmt.Errorf("%w: schedule %q", ErrNotFound, c.ID)}
+	}
+	s := old.clone()
+	s.Paused, s.UpdatedAt = c.Paused, c.Now
+	typ := "schedule.paused"
+	if !c.Paused {
+		typ = "schedule.resumed"
+		if c.Now.After(s.LastTick) {
+			s.LastTick = c.Now // the ticks of the pause are skipped
+		}
+	}
+	f.s.schedules[s.ID] = s
+	f.events = append(f.events, Event{Index: index, Type: typ, Time: c.Now, Schedule: s})
+	return Response{Schedules: []Schedule{*s}}
 }

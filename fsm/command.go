@@ -39,6 +39,7 @@ const (
 	CmdPurge          CommandType = 19
 	CmdExtendLeases   CommandType = 20
 	CmdRemoveWorker   CommandType = 21
+	CmdPauseSchedule  CommandType = 22
 	// CmdWorkerStats carries heartbeat statistics; losing one is harmless.
 	CmdWorkerStats = IgnorableFlag | 1
 )
@@ -61,7 +62,7 @@ var commandNames = map[CommandType]string{
 	CmdWorkerStats: "worker-stats",
 	CmdRetry:       "retry", CmdPutSchedule: "put-schedule", CmdDeleteSchedule: "delete-schedule",
 	CmdFireSchedule: "fire-schedule", CmdSetQueue: "set-queue", CmdPurge: "purge",
-	CmdExtendLeases: "extend-leases", CmdRemoveWorker: "remove-worker",
+	CmdExtendLeases: "extend-leases", CmdRemoveWorker: "remove-worker", CmdPauseSchedule: "pause-schedule",
 }
 
 // Command is any payload that can be written to the log.
@@ -234,6 +235,7 @@ func (SetQueue) Type() CommandType       { return CmdSetQueue }
 func (Purge) Type() CommandType          { return CmdPurge }
 func (ExtendLeases) Type() CommandType   { return CmdExtendLeases }
 func (RemoveWorker) Type() CommandType   { return CmdRemoveWorker }
+func (PauseSchedule) Type() CommandType  { return CmdPauseSchedule }
 
 // Encode writes a command as a log entry: type byte, version byte, JSON body.
 func Encode(c Command) ([]byte, error) {
@@ -269,118 +271,40 @@ func Decode(buf []byte) (Command, error) {
 		return nil, fmt.Errorf("decode command: entry of %d bytes is too short", len(buf))
 	}
 	t, version := CommandType(buf[0]), buf[1]
-	c := newCommand(t)
-	if c == nil {
+	decode, ok := decoders[t]
+	if !ok {
 		return nil, fmt.Errorf("decode %s: %w", t, ErrUnknownCommand)
 	}
 	if version != commandVersion {
 		return nil, fmt.Errorf("decode %s: unsupported version %d", t, version)
 	}
-	if err := json.Unmarshal(buf[2:], c); err != nil {
+	c, err := decode(buf[2:])
+	if err != nil {
 		return nil, fmt.Errorf("decode %s: %w", t, err)
 	}
-	return derefCommand(c), nil
+	return c, nil
 }
 
-func newCommand(t CommandType) any {
-	switch t {
-	case CmdSubmit:
-		return &Submit{}
-	case CmdLease:
-		return &Lease{}
-	case CmdComplete:
-		return &Complete{}
-	case CmdFail:
-		return &Fail{}
-	case CmdRequeue:
-		return &Requeue{}
-	case CmdRegisterWorker:
-		return &RegisterWorker{}
-	case CmdWorkerDown:
-		return &WorkerDown{}
-	case CmdDrainWorker:
-		return &DrainWorker{}
-	case CmdCancel:
-		return &Cancel{}
-	case CmdPromote:
-		return &Promote{}
-	case CmdWorkerStats:
-		return &WorkerStats{}
-	case CmdRegisterServer:
-		return &RegisterServer{}
-	case CmdRemoveServer:
-		return &RemoveServer{}
-	case CmdBatch:
-		return &Batch{}
-	case CmdRetry:
-		return &Retry{}
-	case CmdPutSchedule:
-		return &PutSchedule{}
-	case CmdDeleteSchedule:
-		return &DeleteSchedule{}
-	case CmdFireSchedule:
-		return &FireSchedule{}
-	case CmdSetQueue:
-		return &SetQueue{}
-	case CmdPurge:
-		return &Purge{}
-	case CmdExtendLeases:
-		return &ExtendLeases{}
-	case CmdRemoveWorker:
-		return &RemoveWorker{}
-	}
-	return newTokenCommand(t) // tokens.go
+// decoders maps every known command type to the decoder of its payload.
+// A new command adds one line here (and one to commandNames).
+var decoders = map[CommandType]func([]byte) (Command, error){
+	CmdSubmit: decodeAs[Submit], CmdLease: decodeAs[Lease], CmdComplete: decodeAs[Complete],
+	CmdFail: decodeAs[Fail], CmdRequeue: decodeAs[Requeue], CmdRegisterWorker: decodeAs[RegisterWorker],
+	CmdWorkerDown: decodeAs[WorkerDown], CmdDrainWorker: decodeAs[DrainWorker], CmdCancel: decodeAs[Cancel],
+	CmdPromote: decodeAs[Promote], CmdWorkerStats: decodeAs[WorkerStats],
+	CmdRegisterServer: decodeAs[RegisterServer], CmdRemoveServer: decodeAs[RemoveServer],
+	CmdBatch: decodeAs[Batch], CmdRetry: decodeAs[Retry], CmdPutSchedule: decodeAs[PutSchedule],
+	CmdDeleteSchedule: decodeAs[DeleteSchedule], CmdFireSchedule: decodeAs[FireSchedule],
+	CmdSetQueue: decodeAs[SetQueue], CmdPurge: decodeAs[Purge], CmdExtendLeases: decodeAs[ExtendLeases],
+	CmdRemoveWorker: decodeAs[RemoveWorker], CmdPauseSchedule: decodeAs[PauseSchedule],
+	CmdPutToken: decodeAs[PutToken], CmdRevokeToken: decodeAs[RevokeToken],
 }
 
-func derefCommand(c any) Command {
-	switch v := c.(type) {
-	case *Submit:
-		return *v
-	case *Lease:
-		return *v
-	case *Complete:
-		return *v
-	case *Fail:
-		return *v
-	case *Requeue:
-		return *v
-	case *RegisterWorker:
-		return *v
-	case *WorkerDown:
-		return *v
-	case *DrainWorker:
-		return *v
-	case *Cancel:
-		return *v
-	case *Promote:
-		return *v
-	case *WorkerStats:
-		return *v
-	case *RegisterServer:
-		return *v
-	case *RemoveServer:
-		return *v
-	case *Batch:
-		return *v
-	case *Retry:
-		return *v
-	case *PutSchedule:
-		return *v
-	case *DeleteSchedule:
-		return *v
-	case *FireSchedule:
-		return *v
-	case *SetQueue:
-		return *v
-	case *Purge:
-		return *v
-	case *ExtendLeases:
-		return *v
-	case *RemoveWorker:
-		return *v
+// decodeAs decodes a JSON payload into a command of type T.
+func decodeAs[T Command](body []byte) (Command, error) {
+	var c T
+	if err := json.Unmarshal(body, &c); err != nil {
+		return nil, err
 	}
-	if cmd, ok := derefTokenCommand(c); ok { // tokens.go
-		return cmd
-	}
-	panic(fmt.Sprintf("fsm: no value type for %T", c))
+	return c, nil
 }

@@ -21,6 +21,15 @@ type PutSchedule struct {
 	Schedule Schedule  `json:"schedule"`
 }
 
+// PauseSchedule stops (Paused) or restarts a schedule's ticks. Ticks
+// that fall in a pause are skipped, never fired late: resuming moves the
+// schedule's LastTick up to Now.
+type PauseSchedule struct {
+	Now    time.Time `json:"now"`
+	ID     string    `json:"id"`
+	Paused bool      `json:"paused"`
+}
+
 // DeleteSchedule removes a schedule; tasks it created stay.
 type DeleteSchedule struct {
 	Now time.Time `json:"now"`

@@ -102,7 +102,7 @@ func checkCoverage(t *testing.T, events []eventKey, errs []string) {
 		"task.requeued", "task.canceled", "task.cancel_requested", "task.promoted", "task.progress",
 		"worker.registered", "worker.down", "worker.draining", "worker.stats", "cluster.membership",
 		"task.retried", "task.purged", "task.lease_extended", "worker.removed", "schedule.updated",
-		"schedule.deleted", "schedule.skipped", "queue.paused", "queue.resumed", "queue.updated"} {
+		"schedule.deleted", "schedule.skipped", "schedule.paused", "schedule.resumed", "queue.paused", "queue.resumed", "queue.updated"} {
 		if seen[typ] == 0 {
 			t.Errorf("generated log never caused %s", typ)
 		}

@@ -152,6 +152,8 @@ func (f *FSM) dispatch(index uint64, cmd Command) Response {
 		return f.applyRetry(index, c)
 	case PutSchedule:
 		return f.applyPutSchedule(index, c)
+	case PauseSchedule:
+		return f.applyPauseSchedule(index, c)
 	case DeleteSchedule:
 		return f.applyDeleteSchedule(index, c)
 	case FireSchedule:

@@ -224,8 +224,11 @@ func (g *gen) ext() Command {
 		}
 		return PutSchedule{Now: g.now, Schedule: sc}
 	case 2:
-		if g.pick(4) == 0 {
+		switch g.pick(3) {
+		case 0:
 			return DeleteSchedule{Now: g.now, ID: sched}
+		case 1:
+			return PauseSchedule{Now: g.now, ID: sched, Paused: g.pick(2) == 0}
 		}
 		fallthrough
 	case 3:

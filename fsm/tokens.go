@@ -69,26 +69,6 @@ func (t *tokenTable) put(tok Token) {
 	t.byHash[tok.Hash] = tok.ID
 }
 
-func newTokenCommand(t CommandType) any {
-	switch t {
-	case CmdPutToken:
-		return &PutToken{}
-	case CmdRevokeToken:
-		return &RevokeToken{}
-	}
-	return nil
-}
-
-func derefTokenCommand(c any) (Command, bool) {
-	switch v := c.(type) {
-	case *PutToken:
-		return *v, true
-	case *RevokeToken:
-		return *v, true
-	}
-	return nil, false
-}
-
 // dispatchToken applies a token command; ok is false for other commands.
 func (f *FSM) dispatchToken(cmd Command) (Response, bool) {
 	switch c := cmd.(type) {

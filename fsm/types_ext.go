@@ -38,6 +38,8 @@ type Schedule struct {
 	LastTaskID int64     `json:"last_task_id,omitempty"`
 	Fired      int64     `json:"fired"`
 	Skipped    int64     `json:"skipped"`
+	// Paused schedules decide no ticks (PauseSchedule).
+	Paused bool `json:"paused,omitempty"`
 }
 
 func (s *Schedule) clone() *Schedule {

@@ -45,6 +45,21 @@ func (c *Client) GetSchedule(ctx context.Context, id string) (Schedule, error) {
 	return s, err
 }
 
+// PauseSchedule stops a schedule's ticks until ResumeSchedule.
+func (c *Client) PauseSchedule(ctx context.Context, id string) (Schedule, error) {
+	var s Schedule
+	_, err := c.do(ctx, call{method: http.MethodPost, path: schedulePath(id) + "/pause"}, &s)
+	return s, err
+}
+
+// ResumeSchedule restarts a paused schedule; the ticks of the pause are
+// skipped, not fired late.
+func (c *Client) ResumeSchedule(ctx context.Context, id string) (Schedule, error) {
+	var s Schedule
+	_, err := c.do(ctx, call{method: http.MethodPost, path: schedulePath(id) + "/resume"}, &s)
+	return s, err
+}
+
 // DeleteSchedule removes a schedule; tasks it created stay.
 func (c *Client) DeleteSchedule(ctx context.Context, id string) error {
 	_, err := c.do(ctx, call{method: http.MethodDelete, path: schedulePath(id)}, nil)

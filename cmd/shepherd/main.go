@@ -28,7 +28,7 @@ Clients (all take --masters a,b,c; default $SHEPHERD_MASTERS or 127.0.0.1:7101):
   tasks get ID   show one task
   tasks retry|cancel ID
                  retry a failed task, cancel a task
-  schedules list|get|create|delete
+  schedules list|get|create|delete|pause|resume
                  recurring tasks (cron)
   queues list|pause|resume|limit
                  queue settings and counts

@@ -79,7 +79,7 @@ func runTaskAction(ctx context.Context, action string, args []string, stdout, st
 
 func runSchedules(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: shepherd schedules list|get|create|delete")
+		return errors.New("usage: shepherd schedules list|get|create|delete|pause|resume")
 	}
 	fs, masters := clientFlags("schedules "+args[0], stderr)
 	c := func() *client.Client { return client.New(splitList(*masters)) }
@@ -107,6 +107,22 @@ func runSchedules(ctx context.Context, args []string, stdout, stderr io.Writer) 
 				s.Overlap, s.Misfire, s.Fired, s.Skipped, next)
 		}
 		return tw.Flush()
+	case "pause", "resume":
+		if err := parse(fs, args[1:]); err != nil {
+			return err
+		}
+		if fs.NArg() != 1 {
+			return fmt.Errorf("usage: shepherd schedules %s [--masters ...] ID", args[0])
+		}
+		pause := c().PauseSchedule
+		if args[0] == "resume" {
+			pause = c().ResumeSchedule
+		}
+		s, err := pause(ctx, fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		return printJSON(stdout, s)
 	case "get", "delete":
 		if err := parse(fs, args[1:]); err != nil {
 			return err
@@ -159,7 +175,7 @@ func runSchedules(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 		return printJSON(stdout, s)
 	}
-	return fmt.Errorf("unknown schedules command %q (want list, get, create or delete)", args[0])
+	return fmt.Errorf("unknown schedules command %q (want list, get, create, delete, pause or resume)", args[0])
 }
 
 func runQueues(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -167,6 +167,15 @@ func TestTaskSemanticsEndToEnd(t *testing.T) {
 			got, err := api.GetSchedule(ctx, s.ID)
 			return err == nil && got.Fired >= 2
 		})
+		if p, err := api.PauseSchedule(ctx, s.ID); err != nil || !p.Paused {
+			t.Fatalf("pause: %+v %v", p, err)
+		}
+		if r, err := api.ResumeSchedule(ctx, s.ID); err != nil || r.Paused {
+			t.Fatalf("resume: %+v %v", r, err)
+		}
+		if _, err := api.PauseSchedule(ctx, "no-such-schedule"); !client.IsNotFound(err) {
+			t.Fatalf("pause of an unknown schedule: %v", err)
+		}
 		if err := api.DeleteSchedule(ctx, s.ID); err != nil {
 			t.Fatal(err)
 		}
