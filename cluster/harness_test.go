@@ -2,9 +2,11 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -14,10 +16,11 @@ import (
 // testCluster is N real nodes on loopback TCP with boltdb in temp dirs.
 // Discovery is in-process: "HTTP addresses" are names in a shared map.
 type testCluster struct {
-	t     *testing.T
-	mu    sync.Mutex
-	nodes map[string]*Node // by http name
-	cfgs  []Config
+	t       *testing.T
+	mu      sync.Mutex
+	nodes   map[string]*Node // by http name
+	cfgs    []Config
+	started map[int]bool // nodes that ran once keep their Raft address
 }
 
 type memDiscovery struct{ c *testCluster }
@@ -95,7 +98,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 }
 
 func newTestCluster(t *testing.T, size int) *testCluster {
-	c := &testCluster{t: t, nodes: make(map[string]*Node)}
+	c := &testCluster{t: t, nodes: make(map[string]*Node), started: make(map[int]bool)}
 	var joins []string
 	for i := range size {
 		cfg := testConfig(t, fmt.Sprintf("m%d", i+1))
@@ -116,18 +119,39 @@ func newTestCluster(t *testing.T, size int) *testCluster {
 
 func (c *testCluster) start(i int) *Node {
 	c.t.Helper()
-	n, err := New(c.cfgs[i])
+	n, err := c.open(i)
+	for try := 0; err != nil && isAddrInUse(err) && !c.started[i] && try < 5; try++ {
+		// The port freePort picked was taken by another process before
+		// Raft bound it; a node that never ran may take another one.
+		c.cfgs[i].RaftAddr = freePort(c.t)
+		n, err = c.open(i)
+	}
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	if err := n.Open(); err != nil {
-		c.t.Fatal(err)
+	if c.started == nil {
+		c.started = map[int]bool{}
 	}
+	c.started[i] = true
 	c.mu.Lock()
 	c.nodes[c.cfgs[i].HTTPAddr] = n
 	c.mu.Unlock()
 	return n
 }
+
+func (c *testCluster) open(i int) (*Node, error) {
+	n, err := New(c.cfgs[i])
+	if err != nil {
+		return nil, err
+	}
+	if err := n.Open(); err != nil {
+		_ = n.Close() // release what Open got before it failed
+		return nil, err
+	}
+	return n, nil
+}
+
+func isAddrInUse(err error) bool { return errors.Is(err, syscall.EADDRINUSE) }
 
 func (c *testCluster) stop(n *Node) {
 	c.mu.Lock()

@@ -14,7 +14,7 @@ import (
 
 // newTestClusterWith is newTestCluster with every config edited first.
 func newTestClusterWith(t *testing.T, size int, edit func(*Config)) *testCluster {
-	c := &testCluster{t: t, nodes: make(map[string]*Node)}
+	c := &testCluster{t: t, nodes: make(map[string]*Node), started: make(map[int]bool)}
 	var joins []string
 	for i := range size {
 		cfg := testConfig(t, fmt.Sprintf("m%d", i+1))
@@ -157,7 +157,7 @@ func TestAffinityKeepsAKeyOnOneWorker(t *testing.T) {
 
 func TestPauseResumeAndConcurrencyLimit(t *testing.T) {
 	// An observer added before Open sees the running count after every entry.
-	c := &testCluster{t: t, nodes: make(map[string]*Node)}
+	c := &testCluster{t: t, nodes: make(map[string]*Node), started: make(map[int]bool)}
 	cfg := testConfig(t, "m1")
 	cfg.BootstrapExpect = 1
 	n, err := New(cfg)
