@@ -52,7 +52,7 @@ type Schedule struct {
 	LastTaskID int64         `json:"last_task_id,omitempty"`
 	Fired      int64         `json:"fired"`
 	Skipped    int64         `json:"skipped"`
-	Paused     bool          `json:"paused,omitempty"`
+	Paused     bool          `json:"paused"`
 }
 
 // ScheduleList is the answer of GET /v1/schedules.
