@@ -65,7 +65,7 @@ func runSubmit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 func runTasks(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: shepherd tasks list|get")
+		return errors.New("usage: shepherd tasks list|get|retry|cancel")
 	}
 	switch args[0] {
 	case "list":
@@ -75,7 +75,7 @@ func runTasks(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case "retry", "cancel":
 		return runTaskAction(ctx, args[0], args[1:], stdout, stderr)
 	}
-	return fmt.Errorf("unknown tasks command %q (want list or get)", args[0])
+	return fmt.Errorf("unknown tasks command %q (want list, get, retry or cancel)", args[0])
 }
 
 func runTasksList(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -56,6 +57,11 @@ func main() {
 	}
 }
 
+// groupCommands take a subcommand (shepherd tasks list, ...).
+var groupCommands = map[string]bool{"tasks": true, "schedules": true, "queues": true, "cluster": true, "tokens": true, "tls": true}
+
+func isHelp(arg string) bool { return arg == "-h" || arg == "--help" || arg == "help" }
+
 // run executes one subcommand; it returns when the command is done or ctx
 // ends (SIGINT/SIGTERM).
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -64,6 +70,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errors.New("no command given")
 	}
 	cmd, rest := args[0], args[1:]
+	if groupCommands[cmd] && (len(rest) == 0 || isHelp(rest[0])) {
+		// A command group alone, or with -h, lists its subcommands.
+		err := run(ctx, []string{cmd, "?"}, stdout, stderr)
+		fmt.Fprintln(stdout, strings.TrimPrefix(err.Error(), "unknown "))
+		if len(rest) == 0 {
+			return errors.New("no subcommand given")
+		}
+		return nil
+	}
 	switch cmd {
 	case "master":
 		return runMaster(ctx, rest, stderr)

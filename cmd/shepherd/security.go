@@ -36,7 +36,7 @@ type masterSecurity struct {
 func addMasterSecurityFlags(fs *flag.FlagSet, ac *api.Config, cc *cluster.Config) *masterSecurity {
 	s := &masterSecurity{}
 	sc := &ac.Security
-	fs.StringVar(&s.cert, "tls-cert", "", "PEM certificate (role server, from `shepherd tls cert`): serve HTTPS and, with --tls-ca, mutual TLS on Raft")
+	fs.StringVar(&s.cert, "tls-cert", "", "PEM certificate (role server, from 'shepherd tls cert'): serve HTTPS and, with --tls-ca, mutual TLS on Raft")
 	fs.StringVar(&s.key, "tls-key", "", "PEM key of --tls-cert")
 	fs.StringVar(&s.ca, "tls-ca", "", "cluster CA: Raft peers must present a server certificate it signed; masters' HTTPS is verified with it")
 	fs.Var(secretValue{&s.bootstrapToken}, "bootstrap-token", "admin token from the configuration, to create the first tokens (prefer SHEPHERD_BOOTSTRAP_TOKEN); switches authentication on")
