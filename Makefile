@@ -3,10 +3,13 @@ GO      ?= go
 BIN     ?= bin/shepherd
 PKGS    := ./...
 
-.PHONY: build run test bench chaos lint clean
+.PHONY: help build run test bench chaos lint clean
 
 CHAOS_MASTERS  ?= 5
 CHAOS_DURATION ?= 10m
+
+help: ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 10
 
 build: ## build the one binary into bin/shepherd
 	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/shepherd
