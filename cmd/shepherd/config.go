@@ -126,7 +126,10 @@ func printConfig(w io.Writer, fs *flag.FlagSet) error {
 	for _, f := range flags {
 		v := f.Value.String()
 		if v != "" && secretFlag(f.Name) {
-			v = "<redacted>"
+			// A comment, so that the output read back as a config file
+			// does not set the secret to a placeholder.
+			fmt.Fprintf(&b, "# %s: set, %s\n", f.Name, redacted)
+			continue
 		}
 		fmt.Fprintf(&b, "%s: %s\n", f.Name, yamlScalar(v))
 	}

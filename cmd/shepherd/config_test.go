@@ -144,3 +144,22 @@ func TestMasterConfigValidation(t *testing.T) {
 		}
 	}
 }
+
+// A secret set in the environment shows in --print-config as set and
+// redacted, as a comment, so the printed file cannot set a placeholder.
+func TestPrintConfigRedactsSecretsThatAreSet(t *testing.T) {
+	t.Setenv("SHEPHERD_BOOTSTRAP_TOKEN", "s3cret-value")
+	cfg, err := parseMasterFlags([]string{"--id", "m1", "--data", "/d", "--bootstrap-expect", "1", "--print-config"}, io.Discard)
+	if err != nil || cfg.print == nil {
+		t.Fatalf("print-config: %v", err)
+	}
+	var b strings.Builder
+	if err := cfg.print(&b); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if strings.Contains(out, "s3cret-value") || !strings.Contains(out, "# bootstrap-token: set, <redacted>\n") ||
+		!strings.Contains(out, "token: \"\"\n") {
+		t.Fatalf("printed config:\n%s", out)
+	}
+}

@@ -14,11 +14,20 @@ import (
 )
 
 // secretValue is a string flag that --print-config does not reveal: it
-// prints as empty. Prefer the environment (SHEPHERD_BOOTSTRAP_TOKEN,
-// SHEPHERD_TOKEN) to the command line, where ps shows it.
+// prints as "<redacted>" when set. Prefer the environment
+// (SHEPHERD_BOOTSTRAP_TOKEN, SHEPHERD_TOKEN) to the command line, where ps
+// shows it.
 type secretValue struct{ p *string }
 
-func (s secretValue) String() string { return "" }
+func (s secretValue) String() string {
+	if s.p == nil || *s.p == "" {
+		return ""
+	}
+	return redacted
+}
+
+// redacted stands for a secret's value in --print-config.
+const redacted = "<redacted>"
 
 func (s secretValue) Set(v string) error { *s.p = v; return nil }
 
