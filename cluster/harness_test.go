@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"sync"
 	"syscall"
@@ -60,14 +61,19 @@ func (d memDiscovery) Join(ctx context.Context, addr string, self NodeInfo) erro
 	return n.Join(ctx, self.ID, self.RaftAddr, self.HTTPAddr)
 }
 
+// freePort is a free loopback address below the kernel's ephemeral range
+// (32768 and up), so outgoing connections do not take it before Raft binds.
 func freePort(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 1000 {
+		addr := fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000))
+		if l, err := net.Listen("tcp", addr); err == nil {
+			l.Close()
+			return addr
+		}
 	}
-	defer l.Close()
-	return l.Addr().String()
+	t.Fatal("no free loopback port")
+	return ""
 }
 
 // testConfig returns fast timings for tests.

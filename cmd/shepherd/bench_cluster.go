@@ -5,13 +5,13 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/shepherd/shepherd/api/client"
+	"github.com/shepherd/shepherd/cmd/shepherd/chaos"
 )
 
 // benchCluster is a throwaway cluster of master processes of this binary
@@ -36,7 +36,7 @@ func startBenchCluster(n int, raftProfile, logLevel string, stderr io.Writer) (*
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
 		return c, err
 	}
-	ports, err := freeLoopbackAddrs(2 * n)
+	ports, err := chaos.FreeAddrs(2 * n)
 	if err != nil {
 		return c, err
 	}
@@ -53,21 +53,6 @@ func startBenchCluster(n int, raftProfile, logLevel string, stderr io.Writer) (*
 		c.procs = append(c.procs, p)
 	}
 	return c, nil
-}
-
-// freeLoopbackAddrs returns n distinct free 127.0.0.1 ports. They are
-// held until all are picked so that none is handed out twice.
-func freeLoopbackAddrs(n int) ([]string, error) {
-	var out []string
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		defer l.Close()
-		out = append(out, l.Addr().String())
-	}
-	return out, nil
 }
 
 // exited returns the name of a master process that has ended, if any.

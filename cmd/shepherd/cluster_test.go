@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/shepherd/shepherd/api"
 	"github.com/shepherd/shepherd/api/client"
 	"github.com/shepherd/shepherd/cluster"
+	"github.com/shepherd/shepherd/cmd/shepherd/chaos"
 	"github.com/shepherd/shepherd/fsm"
 	"github.com/shepherd/shepherd/worker"
 )
@@ -61,14 +61,16 @@ func (l *eventLog) completions() map[int64]int {
 	return out
 }
 
+// freeAddr is a loopback address outside the ephemeral port range (see
+// chaos.FreeAddrs), so outgoing connections do not take it before a
+// master binds it.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addrs, err := chaos.FreeAddrs(1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addrs[0]
 }
 
 // newLocalCluster starts size masters; each tune (if any) adjusts every

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/shepherd/shepherd/api/client"
+	"github.com/shepherd/shepherd/cmd/shepherd/chaos"
 )
 
 var binary string
@@ -100,14 +100,16 @@ func tail(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
+// freeAddr is a loopback address outside the ephemeral port range (see
+// chaos.FreeAddrs), so outgoing connections do not take it before a
+// master binds it.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addrs, err := chaos.FreeAddrs(1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addrs[0]
 }
 
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
