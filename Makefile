@@ -23,6 +23,7 @@ test: ## unit, cluster and end-to-end tests with the race detector
 bench: build ## end-to-end throughput and latency on a local 3-master cluster
 	./$(BIN) bench --local 3 $(BENCH_ARGS)
 	$(GO) test -run '^$$' -bench . -benchtime 2x ./fsm/
+	$(GO) test -run '^$$' -bench Fanout -benchtime 3000x ./monitor/
 
 chaos: build ## long chaos run against local masters, every nemesis
 	./$(BIN) chaos --local $(CHAOS_MASTERS) --duration $(CHAOS_DURATION) --interval 15s \
