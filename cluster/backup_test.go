@@ -33,7 +33,7 @@ func takeBackup(t *testing.T, n *Node) ([]byte, BackupInfo) {
 }
 
 func TestBackupRestoreConvergesOnEveryReplica(t *testing.T) {
-	c := newOpsCluster(t, 3, nil)
+	c := newTestCluster(t, 3)
 	leader := c.waitLeader(10 * time.Second)
 	ctx := context.Background()
 	if _, _, err := leader.Submit(ctx, []fsm.TaskSpec{spec("a"), spec("b")}); err != nil {
@@ -99,7 +99,7 @@ func TestBackupRestoreConvergesOnEveryReplica(t *testing.T) {
 }
 
 func TestRecoverFromMinorityOfSurvivors(t *testing.T) {
-	c := newOpsCluster(t, 3, nil)
+	c := newTestCluster(t, 3)
 	leader := c.waitLeader(10 * time.Second)
 	ctx := context.Background()
 	if _, _, err := leader.Submit(ctx, []fsm.TaskSpec{spec("a"), spec("b")}); err != nil {

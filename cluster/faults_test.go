@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"os"
@@ -166,7 +165,7 @@ func TestFaultValidationAndExpiry(t *testing.T) {
 // TestFaultsPartitionLeader isolates a real leader with drop rules on
 // every node, waits for the majority to elect another, then heals.
 func TestFaultsPartitionLeader(t *testing.T) {
-	c := newFaultCluster(t, 3)
+	c := newTestClusterWith(t, 3, func(cfg *Config) { cfg.EnableFaultInjection = true })
 	leader := c.waitLeader(20 * time.Second)
 	for _, n := range c.live() {
 		var peers []string
@@ -196,26 +195,4 @@ func TestFaultsPartitionLeader(t *testing.T) {
 		id, _, ok := leader.Leader()
 		return ok && id != leader.cfg.ID && !leader.IsLeader()
 	})
-}
-
-// newFaultCluster is newTestCluster with fault injection enabled.
-func newFaultCluster(t *testing.T, size int) *testCluster {
-	c := &testCluster{t: t, nodes: make(map[string]*Node)}
-	var joins []string
-	for i := range size {
-		cfg := testConfig(t, fmt.Sprintf("m%d", i+1))
-		cfg.EnableFaultInjection = true
-		c.cfgs = append(c.cfgs, cfg)
-		joins = append(joins, cfg.HTTPAddr)
-	}
-	for i := range c.cfgs {
-		c.cfgs[i].Join = joins
-		c.cfgs[i].BootstrapExpect = size
-		c.cfgs[i].Discovery = memDiscovery{c}
-	}
-	for i := range c.cfgs {
-		c.start(i)
-	}
-	t.Cleanup(c.closeAll)
-	return c
 }

@@ -58,6 +58,9 @@ func (d memDiscovery) Join(ctx context.Context, addr string, self NodeInfo) erro
 			return err
 		}
 	}
+	if self.NonVoter {
+		return n.JoinNonvoter(ctx, self.ID, self.RaftAddr, self.HTTPAddr)
+	}
 	return n.Join(ctx, self.ID, self.RaftAddr, self.HTTPAddr)
 }
 
@@ -104,17 +107,24 @@ func (w testWriter) Write(p []byte) (int, error) {
 }
 
 func newTestCluster(t *testing.T, size int) *testCluster {
+	return newTestClusterWith(t, size, nil)
+}
+
+// newTestClusterWith is newTestCluster with every config edited first
+// (edit may be nil).
+func newTestClusterWith(t *testing.T, size int, edit func(*Config)) *testCluster {
 	c := &testCluster{t: t, nodes: make(map[string]*Node), started: make(map[int]bool)}
 	var joins []string
 	for i := range size {
 		cfg := testConfig(t, fmt.Sprintf("m%d", i+1))
+		if edit != nil {
+			edit(&cfg)
+		}
 		c.cfgs = append(c.cfgs, cfg)
 		joins = append(joins, cfg.HTTPAddr)
 	}
 	for i := range c.cfgs {
-		c.cfgs[i].Join = joins
-		c.cfgs[i].BootstrapExpect = size
-		c.cfgs[i].Discovery = memDiscovery{c}
+		c.cfgs[i].Join, c.cfgs[i].BootstrapExpect, c.cfgs[i].Discovery = joins, size, memDiscovery{c}
 	}
 	for i := range c.cfgs {
 		c.start(i)

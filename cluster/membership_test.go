@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"errors"
-	"fmt"
 	"testing"
 	"time"
 
@@ -12,59 +11,12 @@ import (
 	"github.com/shepherd/shepherd/fsm"
 )
 
-// opsDiscovery is memDiscovery that honours NonVoter on join.
-type opsDiscovery struct{ memDiscovery }
-
-func (d opsDiscovery) Join(ctx context.Context, addr string, self NodeInfo) error {
-	if !self.NonVoter {
-		return d.memDiscovery.Join(ctx, addr, self)
-	}
-	n, err := d.node(addr)
-	if err != nil {
-		return err
-	}
-	if !n.IsLeader() {
-		_, leaderHTTP, ok := n.Leader()
-		if !ok {
-			return ErrNoLeader
-		}
-		if n, err = d.node(leaderHTTP); err != nil {
-			return err
-		}
-	}
-	return n.JoinNonvoter(ctx, self.ID, self.RaftAddr, self.HTTPAddr)
-}
-
-// newOpsCluster is newTestCluster with every config changed by mutate.
-func newOpsCluster(t *testing.T, size int, mutate func(*Config)) *testCluster {
-	c := &testCluster{t: t, nodes: make(map[string]*Node)}
-	var joins []string
-	for i := range size {
-		cfg := testConfig(t, fmt.Sprintf("m%d", i+1))
-		c.cfgs = append(c.cfgs, cfg)
-		joins = append(joins, cfg.HTTPAddr)
-	}
-	for i := range c.cfgs {
-		c.cfgs[i].Join = joins
-		c.cfgs[i].BootstrapExpect = size
-		c.cfgs[i].Discovery = opsDiscovery{memDiscovery{c}}
-		if mutate != nil {
-			mutate(&c.cfgs[i])
-		}
-	}
-	for i := range c.cfgs {
-		c.start(i)
-	}
-	t.Cleanup(c.closeAll)
-	return c
-}
-
 // addNode starts one more node that joins the running cluster.
 func (c *testCluster) addNode(id string, nonVoter bool) *Node {
 	cfg := testConfig(c.t, id)
 	cfg.Join = []string{c.cfgs[0].HTTPAddr, c.cfgs[1].HTTPAddr}
 	cfg.NonVoter = nonVoter
-	cfg.Discovery = opsDiscovery{memDiscovery{c}}
+	cfg.Discovery = memDiscovery{c}
 	c.cfgs = append(c.cfgs, cfg)
 	return c.start(len(c.cfgs) - 1)
 }
@@ -92,7 +44,7 @@ func nodeByID(c *testCluster, id string) *Node {
 }
 
 func TestRemoveServerGuardsQuorum(t *testing.T) {
-	c := newOpsCluster(t, 3, nil)
+	c := newTestCluster(t, 3)
 	leader := c.waitLeader(10 * time.Second)
 	fs := c.followers(leader)
 	dead, alive := fs[0], fs[1]
@@ -138,7 +90,7 @@ func TestRemoveServerGuardsQuorum(t *testing.T) {
 }
 
 func TestForcedRemoveAndRejoinWithNewAddress(t *testing.T) {
-	c := newOpsCluster(t, 3, nil)
+	c := newTestCluster(t, 3)
 	leader := c.waitLeader(10 * time.Second)
 	f := c.followers(leader)[0]
 	idx := -1
@@ -168,7 +120,7 @@ func TestForcedRemoveAndRejoinWithNewAddress(t *testing.T) {
 }
 
 func TestTransferLeadershipAndShutdownHandOff(t *testing.T) {
-	c := newOpsCluster(t, 3, nil)
+	c := newTestCluster(t, 3)
 	leader := c.waitLeader(10 * time.Second)
 	target := c.followers(leader)[0]
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -205,7 +157,7 @@ func TestTransferLeadershipAndShutdownHandOff(t *testing.T) {
 }
 
 func TestNonvoterReplicatesButNeverVotes(t *testing.T) {
-	c := newOpsCluster(t, 3, nil)
+	c := newTestCluster(t, 3)
 	leader := c.waitLeader(10 * time.Second)
 	replica := c.addNode("r1", true)
 	waitFor(t, 10*time.Second, "replica joins as nonvoter", func() bool {
@@ -242,7 +194,7 @@ func TestNonvoterReplicatesButNeverVotes(t *testing.T) {
 }
 
 func TestDeadServerCleanup(t *testing.T) {
-	c := newOpsCluster(t, 3, func(cfg *Config) { cfg.DeadServerCleanup = time.Second })
+	c := newTestClusterWith(t, 3, func(cfg *Config) { cfg.DeadServerCleanup = time.Second })
 	leader := c.waitLeader(10 * time.Second)
 	dead := c.followers(leader)[0]
 	c.stop(dead)

@@ -12,26 +12,6 @@ import (
 	"github.com/shepherd/shepherd/fsm"
 )
 
-// newTestClusterWith is newTestCluster with every config edited first.
-func newTestClusterWith(t *testing.T, size int, edit func(*Config)) *testCluster {
-	c := &testCluster{t: t, nodes: make(map[string]*Node), started: make(map[int]bool)}
-	var joins []string
-	for i := range size {
-		cfg := testConfig(t, fmt.Sprintf("m%d", i+1))
-		edit(&cfg)
-		c.cfgs = append(c.cfgs, cfg)
-		joins = append(joins, cfg.HTTPAddr)
-	}
-	for i := range c.cfgs {
-		c.cfgs[i].Join, c.cfgs[i].BootstrapExpect, c.cfgs[i].Discovery = joins, size, memDiscovery{c}
-	}
-	for i := range c.cfgs {
-		c.start(i)
-	}
-	t.Cleanup(c.closeAll)
-	return c
-}
-
 // restart stops a node and starts it again from its data dir.
 func (c *testCluster) restart(n *Node) {
 	c.stop(n)

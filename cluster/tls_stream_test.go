@@ -54,19 +54,7 @@ func (p *testPKI) raftTLS() *tls.Config { return pki.MutualTLS(p.server, p.roots
 // CA form a cluster and replicate.
 func TestRaftOverMutualTLS(t *testing.T) {
 	p := newTestPKI(t)
-	c := &testCluster{t: t, nodes: make(map[string]*Node)}
-	var joins []string
-	for i := range 3 {
-		cfg := testConfig(t, []string{"m1", "m2", "m3"}[i])
-		cfg.RaftTLS = p.raftTLS()
-		c.cfgs = append(c.cfgs, cfg)
-		joins = append(joins, cfg.HTTPAddr)
-	}
-	for i := range c.cfgs {
-		c.cfgs[i].Join, c.cfgs[i].BootstrapExpect, c.cfgs[i].Discovery = joins, 3, memDiscovery{c}
-		c.start(i)
-	}
-	t.Cleanup(c.closeAll)
+	c := newTestClusterWith(t, 3, func(cfg *Config) { cfg.RaftTLS = p.raftTLS() })
 	leader := c.waitLeader(20 * time.Second)
 	want := leader.raft.AppliedIndex()
 	for _, f := range c.followers(leader) {
